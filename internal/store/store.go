@@ -1,0 +1,223 @@
+// Package store keeps the exporter's state in one bbolt file: a small
+// transactional key/value layer with named buckets. It hides how the file is
+// opened (lock timeout, corrupt files moved aside) and how a batch of writes
+// becomes one fsync'd transaction. What the keys and values mean is the
+// caller's business.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// FileName is the state file's name inside the storage directory.
+const FileName = "state.db"
+
+// ErrLocked means another running process holds the state file.
+var ErrLocked = errors.New("state file is locked by another running timpush_exporter (or a stale process); only one instance may use a --storage.path")
+
+// Store is an open state file.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for another process's lock. Default 3s.
+	LockTimeout time.Duration
+	// Now names moved-aside corrupt files; default time.Now.
+	Now func() time.Time
+}
+
+// Opened reports what Open had to do.
+type Opened struct {
+	// MovedAside is the new name of a corrupt state file that was renamed
+	// so that the exporter could start fresh; empty when nothing was moved.
+	MovedAside string
+	// Cause is why the file was judged corrupt.
+	Cause error
+}
+
+// Open opens (creating if needed) the state file in dir. A file that cannot
+// be read as a bbolt database is renamed to state.db.corrupt-<timestamp>
+// and a fresh one is created; the caller logs that loudly.
+func Open(dir string, o Options) (*Store, Opened, error) {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 3 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, Opened{}, fmt.Errorf("create storage directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	s, err := open(path, o.LockTimeout)
+	if err == nil {
+		if cerr := s.verify(); cerr == nil {
+			return s, Opened{}, nil
+		} else {
+			s.db.Close()
+			err = cerr
+		}
+	}
+	if errors.Is(err, ErrLocked) {
+		return nil, Opened{}, err
+	}
+	moved := fmt.Sprintf("%s.corrupt-%s", path, o.Now().UTC().Format("20060102T150405Z"))
+	if rerr := os.Rename(path, moved); rerr != nil {
+		return nil, Opened{}, fmt.Errorf("state file %s is unreadable (%v) and could not be moved aside: %w", path, err, rerr)
+	}
+	s, err2 := open(path, o.LockTimeout)
+	if err2 != nil {
+		return nil, Opened{}, err2
+	}
+	return s, Opened{MovedAside: moved, Cause: err}, nil
+}
+
+func open(path string, timeout time.Duration) (s *Store, err error) {
+	// bbolt panics on some kinds of corruption instead of returning an error.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("open state file: %v", r)
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state file: %w", err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// verify walks the page tree once. It is linear in the file size, which
+// for the bounded state this exporter keeps is a few tens of milliseconds.
+func (s *Store) verify() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("check state file: %v", r)
+		}
+	}()
+	return s.db.View(func(tx *bolt.Tx) error {
+		for cerr := range tx.Check() {
+			return fmt.Errorf("check state file: %w", cerr)
+		}
+		return nil
+	})
+}
+
+// Path is the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Batch collects writes applied together by Commit.
+type Batch struct {
+	ops []op
+}
+
+type op struct {
+	bucket     string
+	key, value []byte // value nil: delete
+	limit      []byte // non-nil: delete keys with prefix key whose rest sorts below limit
+}
+
+// Put sets key to value in bucket. The slices must not change afterwards.
+func (b *Batch) Put(bucket string, key, value []byte) {
+	if value == nil {
+		value = []byte{}
+	}
+	b.ops = append(b.ops, op{bucket: bucket, key: key, value: value})
+}
+
+// Delete removes key from bucket.
+func (b *Batch) Delete(bucket string, key []byte) {
+	b.ops = append(b.ops, op{bucket: bucket, key: key})
+}
+
+// DeletePrefixBelow deletes the keys of bucket that start with prefix and
+// whose remainder sorts below limit: time-ordered entries older than a cut-off.
+func (b *Batch) DeletePrefixBelow(bucket string, prefix, limit []byte) {
+	b.ops = append(b.ops, op{bucket: bucket, key: prefix, limit: limit})
+}
+
+// Len is the number of writes.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Append adds other's writes after b's, keeping their order.
+func (b *Batch) Append(other *Batch) { b.ops = append(b.ops, other.ops...) }
+
+// Commit applies the batch in one fsync'd transaction: all of it or none.
+func (s *Store) Commit(b *Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		var cur *bolt.Bucket
+		curName := ""
+		for _, o := range b.ops {
+			if cur == nil || o.bucket != curName {
+				bk, err := tx.CreateBucketIfNotExists([]byte(o.bucket))
+				if err != nil {
+					return fmt.Errorf("bucket %s: %w", o.bucket, err)
+				}
+				cur, curName = bk, o.bucket
+			}
+			var err error
+			if o.limit != nil {
+				_, err = deletePrefixBelow(cur, o.key, o.limit)
+			} else if o.value == nil {
+				err = cur.Delete(o.key)
+			} else {
+				err = cur.Put(o.key, o.value)
+			}
+			if err != nil {
+				return fmt.Errorf("write %s: %w", o.bucket, err)
+			}
+		}
+		return nil
+	})
+}
+
+// ForEach calls fn for every key in bucket, in key order. The slices are
+// only valid during the call. A missing bucket has no keys.
+func (s *Store) ForEach(bucket string, fn func(k, v []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(fn)
+	})
+}
+
+func deletePrefixBelow(b *bolt.Bucket, prefix, limit []byte) (int, error) {
+	// Collect first: deleting under a bbolt cursor can skip the next key.
+	var doomed [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Next() {
+		if string(k[len(prefix):]) >= string(limit) {
+			break
+		}
+		doomed = append(doomed, append([]byte(nil), k...))
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(doomed), nil
+}
+
+func hasPrefix(k, p []byte) bool {
+	return len(k) >= len(p) && string(k[:len(p)]) == string(p)
+}
