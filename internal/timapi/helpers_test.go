@@ -1,0 +1,192 @@
+package timapi
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/timpush/timpush_exporter/internal/clock"
+)
+
+const (
+	testAppID = 1400000000
+	testIdent = "administrator"
+	// Long and distinctive, so a leak is easy to spot in any string.
+	testKey = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
+)
+
+var testStart = time.Date(2025, 3, 7, 2, 0, 0, 0, time.UTC)
+
+// reply is one canned answer of the fake API. A zero status means 200.
+type reply struct {
+	status int
+	body   string
+	stall  bool // block until the client gives up
+}
+
+func okReply(body string) reply { return reply{body: body} }
+
+func codeReply(code int) reply {
+	return reply{body: `{"ActionStatus":"FAIL","ErrorCode":` + strconv.Itoa(code) + `,"ErrorInfo":"test error"}`}
+}
+
+// recorded is what the fake API saw of one request.
+type recorded struct {
+	method, path string
+	query        url.Values
+	header       http.Header
+	body         string
+	at           time.Time // fake-clock time of arrival
+}
+
+// fakeAPI serves canned replies in order, repeating the last one.
+type fakeAPI struct {
+	*httptest.Server
+	clk *clock.Fake
+
+	mu      sync.Mutex
+	replies []reply
+	reqs    []recorded
+	// onRequest, when set, picks the reply from the request index instead.
+	onRequest func(i int, r recorded) reply
+}
+
+func newFakeAPI(t *testing.T, clk *clock.Fake, replies ...reply) *fakeAPI {
+	t.Helper()
+	f := &fakeAPI{clk: clk, replies: replies}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rec := recorded{method: r.Method, path: r.URL.Path, query: r.URL.Query(), header: r.Header.Clone(), body: string(body)}
+	if f.clk != nil {
+		rec.at = f.clk.Now()
+	}
+	f.mu.Lock()
+	i := len(f.reqs)
+	f.reqs = append(f.reqs, rec)
+	var rep reply
+	switch {
+	case f.onRequest != nil:
+		rep = f.onRequest(i, rec)
+	case len(f.replies) == 0:
+		rep = okReply(`{"ActionStatus":"OK","ErrorCode":0,"InstanceTrace":[]}`)
+	case i < len(f.replies):
+		rep = f.replies[i]
+	default:
+		rep = f.replies[len(f.replies)-1]
+	}
+	f.mu.Unlock()
+	if rep.stall {
+		<-r.Context().Done()
+		return
+	}
+	if rep.status == 0 {
+		rep.status = http.StatusOK
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(rep.status)
+	_, _ = io.WriteString(w, rep.body)
+}
+
+func (f *fakeAPI) requests() []recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recorded(nil), f.reqs...)
+}
+
+// countingLimiter counts Wait calls and never delays.
+type countingLimiter struct{ n atomic.Int64 }
+
+func (l *countingLimiter) Wait(ctx context.Context) error {
+	l.n.Add(1)
+	return ctx.Err()
+}
+
+// recObserver records the label of each observed attempt.
+type recObserver struct {
+	mu     sync.Mutex
+	labels []string
+}
+
+func (o *recObserver) ObserveAttempt(code string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.labels = append(o.labels, code)
+}
+
+func (o *recObserver) get() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.labels...)
+}
+
+// testOptions returns options for a client of api with a fake clock, a
+// counting limiter and a recording observer.
+func testOptions(api *fakeAPI, clk *clock.Fake) (Options, *countingLimiter, *recObserver) {
+	lim, obs := &countingLimiter{}, &recObserver{}
+	return Options{
+		SDKAppID:   testAppID,
+		Identifier: testIdent,
+		SecretKey:  testKey,
+		BaseURL:    api.URL,
+		Limiter:    lim,
+		Clock:      clk,
+		Observer:   obs,
+	}, lim, obs
+}
+
+func mustNew(t *testing.T, o Options) *Client {
+	t.Helper()
+	c, err := New(o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+// drive runs fns concurrently and, whenever every one still running is
+// blocked on a timer of clk, moves clk to the earliest deadline. Time thus
+// only jumps while nothing is in flight, so fake-clock timestamps taken by
+// the server are exactly the times the requests were released.
+func drive(t *testing.T, clk *clock.Fake, fns ...func()) {
+	t.Helper()
+	var active atomic.Int64
+	active.Store(int64(len(fns)))
+	done := make(chan struct{})
+	for _, fn := range fns {
+		go func() {
+			defer func() {
+				if active.Add(-1) == 0 {
+					close(done)
+				}
+			}()
+			fn()
+		}()
+	}
+	giveUp := time.After(10 * time.Second)
+	for {
+		select {
+		case <-done:
+			return
+		case <-giveUp:
+			t.Fatalf("calls did not finish; fake clock at %v with %d timers", clk.Now(), clk.Waiters())
+		case <-time.After(200 * time.Microsecond):
+		}
+		if n := active.Load(); n > 0 && int64(clk.Waiters()) >= n {
+			if d, ok := clk.NextDeadline(); ok {
+				clk.Set(d)
+			}
+		}
+	}
+}
