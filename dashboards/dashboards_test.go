@@ -1,0 +1,469 @@
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "regenerate the files derived from the dashboards and rules (examples/kubernetes)")
+
+const (
+	examplesDir = "../examples"
+	rulesFile   = "../examples/prometheus/alerts.yml"
+	rulesTest   = "../examples/prometheus/alerts_test.yml"
+	k8sRules    = "../examples/kubernetes/prometheusrule.yaml"
+	k8sDashes   = "../examples/kubernetes/dashboards.yaml"
+)
+
+// KnownMetrics lists the metric names timpush_exporter exports (histograms
+// with their _bucket, _sum and _count series). Dashboards and rules may use
+// nothing else.
+var knownMetrics = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{
+		"push_stage_total", "push_stage_failures_total", "push_instances_total",
+		"push_notification_disabled_total",
+		"timpush_exporter_pushids_received_total", "timpush_exporter_pushids_sampled_total",
+		"timpush_exporter_pushids_dropped_total", "timpush_exporter_trace_queries_total",
+		"timpush_exporter_api_errors_total", "timpush_exporter_pending_pushids",
+		"timpush_exporter_app_up", "timpush_exporter_rate_limit", "timpush_exporter_build_info",
+		"timpush_exporter_config_last_reload_successful",
+		"timpush_exporter_config_last_reload_success_timestamp_seconds",
+		"timpush_exporter_webhook_requests_total",
+	} {
+		m[n] = true
+	}
+	for _, h := range []string{"push_stage_latency_seconds", "timpush_exporter_trace_query_duration_seconds"} {
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			m[h+suffix] = true
+		}
+	}
+	return m
+}()
+
+func TestDashboards(t *testing.T) {
+	paths, err := filepath.Glob("*.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no dashboards found: %v", err)
+	}
+	embedded, err := fs.Glob(FS(), "*.json")
+	if err != nil || !reflect.DeepEqual(paths, embedded) {
+		t.Fatalf("embedded dashboards %v, files %v", embedded, paths)
+	}
+	uids := map[string]string{}
+	for _, path := range paths {
+		t.Run(path, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !json.Valid(data) {
+				t.Fatal("not valid JSON")
+			}
+			var top map[string]any
+			if err := json.Unmarshal(data, &top); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := top["__inputs"]; ok {
+				t.Error("has __inputs: file provisioning cannot fill them; use the datasource variable")
+			}
+			d, err := Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.UID == "" || d.Title == "" {
+				t.Errorf("uid %q, title %q: both are required", d.UID, d.Title)
+			}
+			if other, ok := uids[d.UID]; ok {
+				t.Errorf("uid %q also used by %s", d.UID, other)
+			}
+			uids[d.UID] = path
+			checkVariables(t, d)
+			checkPanels(t, d)
+		})
+	}
+}
+
+func checkVariables(t *testing.T, d *Dashboard) {
+	t.Helper()
+	var dsVars int
+	for _, v := range d.Templating.List {
+		switch v.Type {
+		case "datasource":
+			dsVars++
+			if v.Name != "datasource" || string(v.Query) != `"prometheus"` {
+				t.Errorf("datasource variable %q with query %s, want name datasource, query \"prometheus\"", v.Name, v.Query)
+			}
+		case "query":
+			if !isDatasourceVar(v.Datasource) {
+				t.Errorf("variable %s: datasource %+v, want %s", v.Name, v.Datasource, DatasourceVar)
+			}
+			if _, err := VariableExpr(v.Definition); err != nil {
+				t.Errorf("variable %s: %v", v.Name, err)
+			}
+		}
+	}
+	if dsVars != 1 {
+		t.Errorf("%d variables of type datasource, want 1", dsVars)
+	}
+}
+
+func checkPanels(t *testing.T, d *Dashboard) {
+	t.Helper()
+	ids := map[int]string{}
+	for _, p := range d.AllPanels() {
+		if p.ID <= 0 {
+			t.Errorf("panel %q: id %d, want a positive id", p.Title, p.ID)
+		}
+		if other, ok := ids[p.ID]; ok {
+			t.Errorf("panel id %d used by %q and %q", p.ID, other, p.Title)
+		}
+		ids[p.ID] = p.Title
+		if p.Type == "row" {
+			if len(p.Targets) > 0 {
+				t.Errorf("row %q has targets", p.Title)
+			}
+			continue
+		}
+		if p.Title == "" {
+			t.Errorf("panel %d has no title", p.ID)
+		}
+		if !isDatasourceVar(p.Datasource) {
+			t.Errorf("panel %q: datasource %+v, want %s", p.Title, p.Datasource, DatasourceVar)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no queries", p.Title)
+		}
+		refs := map[string]bool{}
+		for _, tg := range p.Targets {
+			if !isDatasourceVar(tg.Datasource) {
+				t.Errorf("panel %q query %s: datasource %+v, want %s", p.Title, tg.RefID, tg.Datasource, DatasourceVar)
+			}
+			if tg.RefID == "" || refs[tg.RefID] {
+				t.Errorf("panel %q: refId %q empty or repeated", p.Title, tg.RefID)
+			}
+			refs[tg.RefID] = true
+			if strings.TrimSpace(tg.Expr) == "" {
+				t.Errorf("panel %q query %s: empty expression", p.Title, tg.RefID)
+			}
+		}
+	}
+}
+
+func isDatasourceVar(ds *DatasourceRef) bool {
+	return ds != nil && ds.UID == DatasourceVar && ds.Type == "prometheus"
+}
+
+func TestDashboardMetricNames(t *testing.T) {
+	qs, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) == 0 {
+		t.Fatal("no queries found")
+	}
+	for _, q := range qs {
+		names := MetricNames(q.Expr)
+		if len(names) == 0 {
+			t.Errorf("%s: no metric found in %q", q, q.Expr)
+		}
+		for _, n := range names {
+			if !knownMetrics[n] {
+				t.Errorf("%s: unknown metric %q", q, n)
+			}
+		}
+	}
+}
+
+func TestMetricNames(t *testing.T) {
+	tests := []struct {
+		name, expr string
+		want       []string
+	}{
+		{"selector", `up`, []string{"up"}},
+		{"matchers and range", `rate(a_total{x="b_total", y=~"$app"}[$__rate_interval])`, []string{"a_total"}},
+		{"grouping", `sum by (app, le) (rate(h_bucket[5m])) / on (app) group_left () c`, []string{"c", "h_bucket"}},
+		{"trailing grouping", `sum(x) without (instance)`, []string{"x"}},
+		{"keywords and numbers", `a > bool 1e3 and b offset 5m or c unless d * inf`, []string{"a", "b", "c", "d"}},
+		{"functions", `histogram_quantile(0.95, x) + time() - vector(0)`, []string{"x"}},
+		{"recorded names", `lvl:m:ratio15m{stage="channel"} > 0.1`, []string{"lvl:m:ratio15m"}},
+		{"label_values rewritten", mustVariableExpr(t, `label_values(m{app=~"$app"}, platform)`), []string{"m"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MetricNames(tt.expr); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("MetricNames(%q) = %q, want %q", tt.expr, got, tt.want)
+			}
+		})
+	}
+	if got, want := Selectors(`a{x="1", y='{z}'} / on (app) b [5m] + sum(a) by (a)`), []string{`a{x="1", y='{z}'}`, `b`, `a`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Selectors = %q, want %q", got, want)
+	}
+}
+
+func mustVariableExpr(t *testing.T, def string) string {
+	t.Helper()
+	e, err := VariableExpr(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// ruleFile is the Prometheus rule file format.
+type ruleFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Record      string            `yaml:"record"`
+			Alert       string            `yaml:"alert"`
+			Expr        string            `yaml:"expr"`
+			For         string            `yaml:"for"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+func TestRules(t *testing.T) {
+	var rf ruleFile
+	decodeStrict(t, rulesFile, &rf)
+	recorded := map[string]bool{"up": true}
+	recordRE := regexp.MustCompile(`^[a-z_]+:[a-z_]+:[a-z0-9_]+$`)
+	alerts := map[string]bool{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			switch {
+			case r.Record != "":
+				if !recordRE.MatchString(r.Record) {
+					t.Errorf("record %s: name is not level:metric:operations", r.Record)
+				}
+				recorded[r.Record] = true
+			case r.Alert != "":
+				alerts[r.Alert] = true
+				if r.For == "" {
+					t.Errorf("alert %s: no for: duration", r.Alert)
+				}
+				if r.Labels["severity"] == "" || r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+					t.Errorf("alert %s: wants a severity label and summary and description annotations", r.Alert)
+				}
+			}
+			for _, n := range MetricNames(r.Expr) {
+				if !knownMetrics[n] && !recorded[n] {
+					t.Errorf("rule %s%s: unknown metric %q (a recorded name must be recorded before it is used)", r.Record, r.Alert, n)
+				}
+			}
+		}
+	}
+	if len(alerts) == 0 {
+		t.Fatal("no alerts found")
+	}
+	// Every alert has at least one promtool test that fires and one that stays quiet.
+	var tf struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				ExpAlerts []any  `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	decodeLoose(t, rulesTest, &tf)
+	fires, quiet := map[string]bool{}, map[string]bool{}
+	for _, c := range tf.Tests {
+		for _, a := range c.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			} else {
+				quiet[a.Alertname] = true
+			}
+		}
+	}
+	for a := range alerts {
+		if !fires[a] || !quiet[a] {
+			t.Errorf("alert %s: %s needs a case where it fires and one where it does not", a, rulesTest)
+		}
+	}
+}
+
+func TestExamplesYAML(t *testing.T) {
+	var n int
+	err := filepath.WalkDir(examplesDir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if ext := filepath.Ext(path); ext != ".yml" && ext != ".yaml" {
+			return nil
+		}
+		n++
+		t.Run(strings.TrimPrefix(path, examplesDir+"/"), func(t *testing.T) {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			dec := yaml.NewDecoder(f)
+			for docs := 0; ; docs++ {
+				var doc any
+				err := dec.Decode(&doc)
+				if errors.Is(err, io.EOF) {
+					if docs == 0 {
+						t.Error("no YAML document")
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("document %d: %v", docs+1, err)
+				}
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no YAML files under examples/")
+	}
+}
+
+// TestKubernetesInSync checks that the PrometheusRule and the dashboards
+// ConfigMap in examples/kubernetes carry exactly alerts.yml and the
+// dashboards; -update regenerates them.
+func TestKubernetesInSync(t *testing.T) {
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := filepath.Glob("*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashes := map[string]string{}
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dashes[n] = string(data)
+	}
+	if *update {
+		writeFile(t, k8sRules, prometheusRule(rules))
+		writeFile(t, k8sDashes, dashboardsConfigMap(names, dashes))
+	}
+
+	var want, got struct {
+		Groups any `yaml:"groups"`
+		Spec   struct {
+			Groups any `yaml:"groups"`
+		} `yaml:"spec"`
+	}
+	decodeLoose(t, rulesFile, &want)
+	decodeLoose(t, k8sRules, &got)
+	if want.Groups == nil || !reflect.DeepEqual(want.Groups, got.Spec.Groups) {
+		t.Errorf("%s differs from %s: run go test ./dashboards -run TestKubernetesInSync -update", k8sRules, rulesFile)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	decodeLoose(t, k8sDashes, &cm)
+	if !reflect.DeepEqual(cm.Data, dashes) {
+		t.Errorf("%s differs from dashboards/*.json: run go test ./dashboards -run TestKubernetesInSync -update", k8sDashes)
+	}
+}
+
+const generated = "# Generated by `go test ./dashboards -run TestKubernetesInSync -update` from %s: do not edit.\n"
+
+func prometheusRule(rules []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, generated, "examples/prometheus/alerts.yml")
+	b.WriteString(`apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: timpush-exporter
+  # kube-prometheus-stack selects rules by its release label by default:
+  # add release: <your release> here if yours does.
+spec:
+`)
+	inBody := false
+	for _, line := range strings.SplitAfter(string(rules), "\n") {
+		if !inBody && !strings.HasPrefix(line, "groups:") {
+			continue // the file's header comment is about promtool
+		}
+		inBody = true
+		if strings.TrimSpace(line) == "" {
+			b.WriteString(line)
+			continue
+		}
+		b.WriteString("  " + line)
+	}
+	return b.Bytes()
+}
+
+func dashboardsConfigMap(names []string, dashes map[string]string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, generated, "dashboards/*.json")
+	b.WriteString(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: timpush-dashboards
+  labels:
+    # Picked up by Grafana's dashboard sidecar (kube-prometheus-stack's default label).
+    grafana_dashboard: "1"
+data:
+`)
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %s: |\n", n)
+		for _, line := range strings.SplitAfter(dashes[n], "\n") {
+			if line != "" {
+				b.WriteString("    " + line)
+			}
+		}
+	}
+	return b.Bytes()
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func decodeStrict(t *testing.T, path string, v any) {
+	t.Helper()
+	decode(t, path, v, true)
+}
+
+func decodeLoose(t *testing.T, path string, v any) {
+	t.Helper()
+	decode(t, path, v, false)
+}
+
+func decode(t *testing.T, path string, v any, strict bool) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(strict)
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}

@@ -1,0 +1,514 @@
+// Package e2e runs timpush_exporter in demo mode under a real Prometheus
+// server and proves that every dashboard query and every rule works on what
+// the exporter really exports.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/timpush/timpush_exporter/dashboards"
+)
+
+const rulesFile = "../../examples/prometheus/alerts.yml"
+
+// Grafana's variables, replaced the way Grafana would with app "demo" (the
+// demo mode's app) and all platforms selected. The ranges are long enough to
+// hold several scrapes at the 2 s scrape interval used here.
+var grafanaVars = strings.NewReplacer(
+	"$__rate_interval", "1m",
+	"$__interval", "10s",
+	"$__range", "10m",
+	"${app}", "demo", "$app", "demo",
+	"${platform}", ".*", "$platform", ".*",
+)
+
+// mayBeEmpty are the metrics a short demo run may legitimately not expose:
+// a query or rule that uses one of them may return no data while that
+// metric has no series at all, and the metric may be missing from /metrics
+// (a labelled counter without children is not exposed). Everything else
+// must be there. Keep this list short and give the reason.
+var mayBeEmpty = map[string]string{
+	"timpush_exporter_pushids_dropped_total":  "no PushID is given up in a healthy demo run (no full pending set, nothing 7 days old)",
+	"timpush_exporter_webhook_requests_total": "demo mode runs no webhook listener",
+}
+
+// TestPromQL starts the exporter in --demo mode and Prometheus (with the
+// example rules) on loopback, waits until push outcomes flow, then evaluates
+// every dashboard query and every rule through Prometheus's HTTP API.
+//
+// A query passes when it evaluates without error and returns at least one
+// sample. An alert expression is normally empty on healthy demo data (that
+// is what an alert that does not fire looks like), so an empty alert passes
+// when each vector selector in it returns data on its own: the alert is then
+// evaluated on real series and is quiet because its condition is false, not
+// because it names a metric or label that does not exist. Every rule must
+// also be reported healthy by Prometheus's rule manager.
+func TestPromQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus is not on PATH: install it (Debian: apt-get install prometheus) to run this test")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+
+	bin := buildExporter(ctx, t, dir)
+	exporterAddr := freeAddr(t)
+	startProcess(ctx, t, dir, "exporter", bin, "--demo",
+		"--web.listen-address="+exporterAddr,
+		"--storage.path="+filepath.Join(dir, "data"),
+		"--log.level=info")
+	waitHTTP(ctx, t, "http://"+exporterAddr+"/metrics")
+
+	rules, err := filepath.Abs(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promAddr := freeAddr(t)
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global:
+  scrape_interval: 2s
+  evaluation_interval: 2s
+rule_files: [%q]
+scrape_configs:
+  - job_name: timpush_exporter
+    static_configs:
+      - targets: [%q]
+`, rules, exporterAddr))
+	startProcess(ctx, t, dir, "prometheus", promBin,
+		"--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr,
+		"--enable-feature=exemplar-storage")
+	prom := &promAPI{base: "http://" + promAddr}
+	waitHTTP(ctx, t, prom.base+"/-/ready")
+
+	// Outcomes appear after the demo's query delay; rates need two scrapes.
+	if err := poll(ctx, 2*time.Second, func() error {
+		res, err := prom.query(ctx, "rate(push_stage_total[1m]) > 0")
+		if err == nil && len(res) == 0 {
+			err = fmt.Errorf("no data yet")
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("push_stage_total never increased in Prometheus: %v", err)
+	}
+
+	checks := allChecks(t, exporterAddr, prom)
+	// Some series (device and click stages, latency of late stages) appear
+	// only some seconds after the first outcomes: retry the failing checks
+	// until they pass or the time is up, then report what still fails.
+	failures := map[string]error{}
+	for _, c := range checks {
+		failures[c.name] = fmt.Errorf("not run")
+	}
+	_ = poll(ctx, 3*time.Second, func() error {
+		for _, c := range checks {
+			if _, failing := failures[c.name]; !failing {
+				continue
+			}
+			if err := c.run(ctx); err != nil {
+				failures[c.name] = err
+			} else {
+				delete(failures, c.name)
+			}
+		}
+		if len(failures) > 0 {
+			return fmt.Errorf("%d checks failing", len(failures))
+		}
+		return nil
+	})
+	names := make([]string, 0, len(failures))
+	for n := range failures {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t.Errorf("%s: %v", n, failures[n])
+	}
+	t.Logf("%d checks, %d failed", len(checks), len(failures))
+}
+
+type check struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+func allChecks(t *testing.T, exporterAddr string, prom *promAPI) []check {
+	t.Helper()
+	queries, err := dashboards.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []check
+	used := map[string][]string{} // metric -> dashboard queries using it
+	for _, q := range queries {
+		expr := grafanaVars.Replace(q.Expr)
+		checks = append(checks, check{"dashboard " + q.String(), func(ctx context.Context) error {
+			return prom.expectData(ctx, expr)
+		}})
+		for _, n := range dashboards.MetricNames(q.Expr) {
+			used[n] = append(used[n], q.String())
+		}
+	}
+	checks = append(checks, check{"dashboard metrics in /metrics", func(ctx context.Context) error {
+		return metricsExposed(ctx, exporterAddr, used)
+	}})
+	checks = append(checks, check{"exemplars of push_stage_failures_total", func(ctx context.Context) error {
+		return prom.exemplars(ctx, "push_stage_failures_total", "push_id")
+	}})
+	for _, r := range loadRules(t) {
+		checks = append(checks, ruleChecks(r, prom)...)
+	}
+	return checks
+}
+
+type rule struct {
+	Record string `yaml:"record"`
+	Alert  string `yaml:"alert"`
+	Expr   string `yaml:"expr"`
+}
+
+func loadRules(t *testing.T) []rule {
+	t.Helper()
+	data, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rf struct {
+		Groups []struct {
+			Rules []rule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &rf); err != nil {
+		t.Fatalf("%s: %v", rulesFile, err)
+	}
+	var out []rule
+	for _, g := range rf.Groups {
+		out = append(out, g.Rules...)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no rules", rulesFile)
+	}
+	return out
+}
+
+func ruleChecks(r rule, prom *promAPI) []check {
+	if r.Record != "" {
+		return []check{
+			{"recording rule " + r.Record, func(ctx context.Context) error {
+				return prom.expectData(ctx, r.Expr)
+			}},
+			{"recorded series " + r.Record, func(ctx context.Context) error {
+				if err := prom.ruleHealthy(ctx, r.Record); err != nil {
+					return err
+				}
+				return prom.expectData(ctx, r.Record, r.Expr)
+			}},
+		}
+	}
+	return []check{{"alert " + r.Alert, func(ctx context.Context) error {
+		if err := prom.ruleHealthy(ctx, r.Alert); err != nil {
+			return err
+		}
+		res, err := prom.query(ctx, r.Expr)
+		if err != nil || len(res) > 0 {
+			return err
+		}
+		// Quiet, as it should be on demo data: each selector must have data.
+		for _, sel := range dashboards.Selectors(r.Expr) {
+			if err := prom.expectData(ctx, sel); err != nil {
+				return fmt.Errorf("alert returns nothing and its selector %s has no data: %w", sel, err)
+			}
+		}
+		return nil
+	}}}
+}
+
+// expectData fails on a query error, or on an empty result unless that is
+// explained by a metric of mayBeEmpty that has no series at all. The metrics
+// looked at are those of expr and of the optional source expressions (for a
+// recorded series: the rule's expression).
+func (p *promAPI) expectData(ctx context.Context, expr string, sources ...string) error {
+	res, err := p.query(ctx, expr)
+	if err != nil || len(res) > 0 {
+		return err
+	}
+	for _, e := range append([]string{expr}, sources...) {
+		for _, n := range dashboards.MetricNames(e) {
+			if _, ok := mayBeEmpty[n]; !ok {
+				continue
+			}
+			if r, err := p.query(ctx, n); err == nil && len(r) == 0 {
+				return nil // explained: an optional metric has no series
+			}
+		}
+	}
+	return fmt.Errorf("no data for %s", oneLine(expr))
+}
+
+// metricsExposed checks that every metric a dashboard uses is on the
+// exporter's /metrics page (a histogram's _bucket/_sum/_count count as its name).
+func metricsExposed(ctx context.Context, addr string, used map[string][]string) error {
+	body, err := get(ctx, "http://"+addr+"/metrics", "text/plain")
+	if err != nil {
+		return err
+	}
+	exposed := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == "#" && f[1] == "TYPE" {
+			exposed[f[2]] = true
+			if f[3] == "histogram" || f[3] == "summary" {
+				for _, s := range []string{"_bucket", "_sum", "_count"} {
+					exposed[f[2]+s] = true
+				}
+			}
+		}
+	}
+	var missing []string
+	for n, qs := range used {
+		if _, ok := mayBeEmpty[n]; !exposed[n] && !ok {
+			missing = append(missing, fmt.Sprintf("%s (used by %s)", n, strings.Join(qs, "; ")))
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		return fmt.Errorf("not on /metrics: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// promAPI is a minimal client of Prometheus's HTTP API.
+type promAPI struct{ base string }
+
+type apiResponse struct {
+	Status    string          `json:"status"`
+	Error     string          `json:"error"`
+	ErrorType string          `json:"errorType"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (p *promAPI) call(ctx context.Context, path string, params url.Values, v any) error {
+	body, err := get(ctx, p.base+path+"?"+params.Encode(), "application/json")
+	var r apiResponse
+	if jerr := json.Unmarshal(body, &r); jerr != nil {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: %w", path, jerr)
+	}
+	if r.Status != "success" {
+		return fmt.Errorf("%s: %s: %s", path, r.ErrorType, r.Error)
+	}
+	return json.Unmarshal(r.Data, v)
+}
+
+// query runs an instant query and returns its result samples.
+func (p *promAPI) query(ctx context.Context, expr string) ([]json.RawMessage, error) {
+	var d struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.call(ctx, "/api/v1/query", url.Values{"query": {expr}}, &d); err != nil {
+		return nil, fmt.Errorf("query %s: %w", oneLine(expr), err)
+	}
+	if d.ResultType != "vector" && d.ResultType != "matrix" {
+		return []json.RawMessage{d.Result}, nil // scalar or string: always a value
+	}
+	var res []json.RawMessage
+	if err := json.Unmarshal(d.Result, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ruleHealthy checks that Prometheus evaluated the named rule without error.
+func (p *promAPI) ruleHealthy(ctx context.Context, name string) error {
+	var d struct {
+		Groups []struct {
+			Rules []struct {
+				Name           string    `json:"name"`
+				Health         string    `json:"health"`
+				LastError      string    `json:"lastError"`
+				LastEvaluation time.Time `json:"lastEvaluation"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := p.call(ctx, "/api/v1/rules", nil, &d); err != nil {
+		return err
+	}
+	for _, g := range d.Groups {
+		for _, r := range g.Rules {
+			if r.Name != name {
+				continue
+			}
+			if r.Health != "ok" || r.LastEvaluation.Unix() <= 0 {
+				return fmt.Errorf("rule health %q (last evaluation %s): %s", r.Health, r.LastEvaluation, r.LastError)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("rule %s not loaded by Prometheus", name)
+}
+
+// exemplars checks that Prometheus stored exemplars with the given label for
+// the query over the last 10 minutes.
+func (p *promAPI) exemplars(ctx context.Context, query, label string) error {
+	now := time.Now()
+	var d []struct {
+		Exemplars []struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"exemplars"`
+	}
+	params := url.Values{"query": {query},
+		"start": {fmt.Sprint(now.Add(-10 * time.Minute).Unix())}, "end": {fmt.Sprint(now.Unix())}}
+	if err := p.call(ctx, "/api/v1/query_exemplars", params, &d); err != nil {
+		return err
+	}
+	for _, s := range d {
+		for _, e := range s.Exemplars {
+			if e.Labels[label] != "" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no exemplar with label %s (is /metrics served as OpenMetrics?)", label)
+}
+
+func get(ctx context.Context, u, accept string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode/100 != 2 {
+		err = fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return body, err
+}
+
+// poll calls f every interval until it returns nil or ctx ends, and returns
+// f's last error. Polling is for the external processes only.
+func poll(ctx context.Context, interval time.Duration, f func() error) error {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+func waitHTTP(ctx context.Context, t *testing.T, u string) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := poll(wctx, 200*time.Millisecond, func() error {
+		_, err := get(wctx, u, "*/*")
+		return err
+	}); err != nil {
+		t.Fatalf("%s never answered: %v", u, err)
+	}
+}
+
+// buildExporter builds the exporter binary with the go command running this test.
+func buildExporter(ctx context.Context, t *testing.T, dir string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH: cannot build the exporter")
+	}
+	bin := filepath.Join(dir, "timpush_exporter")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "github.com/timpush/timpush_exporter")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startProcess runs a process for the rest of the test, stops it with
+// SIGTERM at the end, and shows the tail of its output if the test failed.
+func startProcess(ctx context.Context, t *testing.T, dir, name, bin string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		logFile.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(logPath)
+			if len(out) > 4000 {
+				out = out[len(out)-4000:]
+			}
+			t.Logf("%s %s, last output:\n%s", name, strings.Join(args, " "), out)
+		}
+	})
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
