@@ -78,6 +78,13 @@ func newLogger(lvl, format string) log.Logger {
 	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 }
 
+// newSlogger bridges exporter-toolkit's slog output into our go-kit logger,
+// so there is one logger. slog adds its own time and source, and the level
+// filter of logger still applies.
+func newSlogger(logger log.Logger) *slog.Logger {
+	return slog.New(sloggokit.NewGoKitHandler(logger, nil))
+}
+
 func run(args []string) int {
 	f, err := parseFlags(args)
 	if err != nil {
@@ -167,7 +174,7 @@ func run(args []string) int {
 		go func() { defer streams.Done(); dm.Stream(ctx, coll) }()
 	}
 
-	slogger := slog.New(sloggokit.NewGoKitHandler(logger, nil))
+	slogger := newSlogger(logger)
 	srv := &http.Server{
 		Handler:           routes(*f.telemetryPath, reg, reloader, &ready, dm != nil, logger),
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
-	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
@@ -143,7 +141,7 @@ func (s *sources) startWebhook(wc *config.Webhook) error {
 	s.mu.Lock()
 	s.webhook, s.whDone = srv, done
 	s.mu.Unlock()
-	slogger := slog.New(sloggokit.NewGoKitHandler(log.With(s.logger, "listener", "webhook"), nil))
+	slogger := newSlogger(log.With(s.logger, "listener", "webhook"))
 	go func() {
 		defer close(done)
 		if err := web.ListenAndServe(srv, flags, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
