@@ -1,0 +1,173 @@
+package source
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/timpush/timpush_exporter/internal/pushid"
+)
+
+// Line formats of a file source.
+const (
+	FormatRegex = "regex"
+	FormatJSON  = "json"
+	FormatPlain = "plain"
+)
+
+// DefaultJSONField is the JSON path used when none is configured.
+const DefaultJSONField = "PushID"
+
+// Extractor finds the PushID in one log line (without its newline). ok is
+// false when the line has none or when it fails pushid.Validate. app is
+// empty unless the line names the app (the regex group `app`).
+//
+// Extractors are stateless and safe for concurrent use.
+type Extractor interface {
+	Extract(line []byte) (pushID, app string, ok bool)
+}
+
+// lineExtractor is what File uses: Extract with the reason a line has no ID
+// ("" when it has one), for the lines_skipped_total metric.
+type lineExtractor interface {
+	Extractor
+	extract(line []byte) (pushID, app, reason string)
+}
+
+// NewExtractor returns the Extractor for format: "regex" (re must have the
+// named group push_id and may have the group app), "json" (jsonField is a
+// dotted path to a string or number, DefaultJSONField if empty) or "plain"
+// (the whole line, trimmed of spaces, is the ID).
+func NewExtractor(format string, re *regexp.Regexp, jsonField string) (Extractor, error) {
+	return newExtractor(format, re, jsonField)
+}
+
+func newExtractor(format string, re *regexp.Regexp, jsonField string) (lineExtractor, error) {
+	switch format {
+	case FormatRegex:
+		if re == nil {
+			return nil, errors.New("format regex needs a regex")
+		}
+		id := re.SubexpIndex("push_id")
+		if id < 0 {
+			return nil, fmt.Errorf("regex %q has no named group push_id", re.String())
+		}
+		return &regexExtractor{re: re, id: id, app: re.SubexpIndex("app")}, nil
+	case FormatJSON:
+		if jsonField == "" {
+			jsonField = DefaultJSONField
+		}
+		path := strings.Split(jsonField, ".")
+		for _, p := range path {
+			if p == "" {
+				return nil, fmt.Errorf("json_field %q has an empty path element", jsonField)
+			}
+		}
+		return &jsonExtractor{path: path}, nil
+	case FormatPlain:
+		return plainExtractor{}, nil
+	default:
+		return nil, fmt.Errorf("unknown format %q (want regex, json or plain)", format)
+	}
+}
+
+// validID converts b to the ID string and validates it.
+func validID(b []byte) (string, string) {
+	s := string(b)
+	if pushid.Validate(s) != nil {
+		return "", ReasonInvalidID
+	}
+	return s, ""
+}
+
+func extractOK(e lineExtractor, line []byte) (string, string, bool) {
+	id, app, reason := e.extract(line)
+	return id, app, reason == ""
+}
+
+type regexExtractor struct {
+	re      *regexp.Regexp
+	id, app int // submatch indexes; app is -1 without a group app
+}
+
+func (e *regexExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
+
+func (e *regexExtractor) extract(line []byte) (string, string, string) {
+	m := e.re.FindSubmatchIndex(line)
+	if m == nil || m[2*e.id] < 0 {
+		return "", "", ReasonNoID
+	}
+	id, reason := validID(line[m[2*e.id]:m[2*e.id+1]])
+	if reason != "" {
+		return "", "", reason
+	}
+	var app string
+	if e.app >= 0 && m[2*e.app] < m[2*e.app+1] {
+		app = string(line[m[2*e.app]:m[2*e.app+1]])
+	}
+	return id, app, ""
+}
+
+type jsonExtractor struct {
+	path []string
+}
+
+func (e *jsonExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
+
+func (e *jsonExtractor) extract(line []byte) (string, string, string) {
+	raw := bytes.TrimSpace(line)
+	if len(raw) == 0 {
+		return "", "", ReasonNoID
+	}
+	for i, key := range e.path {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			var syntax *json.SyntaxError
+			if i == 0 && errors.As(err, &syntax) {
+				return "", "", ReasonBadJSON
+			}
+			return "", "", ReasonNoID // valid JSON, but not an object here
+		}
+		v, ok := obj[key]
+		if !ok {
+			return "", "", ReasonNoID
+		}
+		raw = bytes.TrimSpace(v)
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", "", ReasonBadJSON
+		}
+		return validStringID(s)
+	case c == '-' || ('0' <= c && c <= '9'):
+		id, reason := validID(raw) // a number's JSON text, e.g. 144115
+		return id, "", reason
+	default: // null, bool, object, array
+		return "", "", ReasonNoID
+	}
+}
+
+func validStringID(s string) (string, string, string) {
+	if pushid.Validate(s) != nil {
+		return "", "", ReasonInvalidID
+	}
+	return s, "", ""
+}
+
+type plainExtractor struct{}
+
+func (e plainExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
+
+func (plainExtractor) extract(line []byte) (string, string, string) {
+	b := bytes.TrimSpace(line)
+	if len(b) == 0 {
+		return "", "", ReasonNoID
+	}
+	id, reason := validID(b)
+	return id, "", reason
+}
