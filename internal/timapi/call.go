@@ -139,29 +139,39 @@ func (c *Client) attempt(ctx context.Context, api string, body []byte, sig strin
 	if err != nil {
 		return fail(ClassTransient, resp.StatusCode, c.requestError(path, sig, err))
 	}
+	return c.parseReply(api, resp.StatusCode, data, sig, decode)
+}
+
+// parseReply classifies a complete HTTP 200 reply body: cut-off or non-JSON
+// bodies are transient, an error envelope is classified by its code, and a
+// success is handed to decode.
+func (c *Client) parseReply(api string, status int, data []byte, sig string, decode func([]byte) error) *Error {
+	fail := func(class Class, err error) *Error {
+		return &Error{Class: class, HTTPStatus: status, Err: err, op: api}
+	}
 	if len(data) > maxReplyBytes {
-		return fail(ClassTransient, resp.StatusCode, fmt.Errorf("%w: longer than %d bytes", ErrMalformedReply, maxReplyBytes))
+		return fail(ClassTransient, fmt.Errorf("%w: longer than %d bytes", ErrMalformedReply, maxReplyBytes))
 	}
 	if !json.Valid(data) {
 		// In practice a proxy or a dropped connection cut the reply off:
 		// worth another attempt.
-		return fail(ClassTransient, resp.StatusCode, fmt.Errorf("%w: not JSON or cut off (%d bytes)", ErrMalformedReply, len(data)))
+		return fail(ClassTransient, fmt.Errorf("%w: not JSON or cut off (%d bytes)", ErrMalformedReply, len(data)))
 	}
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
-		return fail(ClassDecode, resp.StatusCode, fmt.Errorf("%w: %v", ErrMalformedReply, err))
+		return fail(ClassDecode, fmt.Errorf("%w: %v", ErrMalformedReply, err))
 	}
 	if env.ErrorCode != 0 {
 		code := int(env.ErrorCode)
-		return &Error{Class: classOf(code), Code: code, Info: c.scrub(string(env.ErrorInfo), sig), HTTPStatus: resp.StatusCode, op: api}
+		return &Error{Class: classOf(code), Code: code, Info: c.scrub(string(env.ErrorInfo), sig), HTTPStatus: status, op: api}
 	}
 	if strings.EqualFold(string(env.ActionStatus), "FAIL") {
-		return fail(ClassTransient, resp.StatusCode, fmt.Errorf("%w: ActionStatus FAIL without ErrorCode", ErrMalformedReply))
+		return fail(ClassTransient, fmt.Errorf("%w: ActionStatus FAIL without ErrorCode", ErrMalformedReply))
 	}
 	if err := decode(data); err != nil {
 		// Well-formed JSON of the wrong shape: the API changed or we have a
 		// bug. Retrying would get the same answer.
-		return fail(ClassDecode, resp.StatusCode, fmt.Errorf("%w: %v", ErrMalformedReply, err))
+		return fail(ClassDecode, fmt.Errorf("%w: %v", ErrMalformedReply, err))
 	}
 	return nil
 }
