@@ -111,6 +111,11 @@ func (c *Collector) batchLocked() (*store.Batch, map[seriesKey]struct{}) {
 	}
 	c.removed = nil
 	for name, st := range c.apps {
+		if st.auto != nil {
+			if now.Sub(st.auto.last) >= autoTuneEvery {
+				st.auto.tune(now, st.cfg.RateLimit, st.queue.ready.Len())
+			}
+		}
 		for id := range st.deleted {
 			b.Delete(bucketPending, pendingKey(name, id))
 		}

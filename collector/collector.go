@@ -35,7 +35,8 @@ type Persister interface {
 // App is one configured app as the collector needs it.
 type App struct {
 	Name         string
-	SampleRatio  float64
+	SampleRatio  float64 // used when AutoSample is false
+	AutoSample   bool    // the ratio follows the incoming rate (sample_ratio: auto)
 	QueryDelay   time.Duration
 	RequeryAfter []time.Duration
 	MaxPending   int
@@ -129,6 +130,7 @@ type appState struct {
 	queue      *queue
 	dedup      *dedup
 	errorCodes map[string]struct{}
+	auto       *autoSampler // nil unless the app samples automatically
 	up         bool
 	dirty      map[string]*entry   // pending entries changed since the last checkpoint
 	deleted    map[string]struct{} // pending entries removed since the last checkpoint
@@ -150,6 +152,24 @@ func (c *Collector) newAppState(a App) *appState {
 	}
 }
 
+// setAutoLocked starts or stops automatic sampling after a (re)configuration.
+func (c *Collector) setAutoLocked(st *appState) {
+	switch {
+	case st.cfg.AutoSample && st.auto == nil:
+		st.auto = newAutoSampler(len(st.cfg.RequeryAfter), c.clock.Now())
+	case !st.cfg.AutoSample:
+		st.auto = nil
+	}
+}
+
+// ratio is the sample ratio in force.
+func (st *appState) ratio() float64 {
+	if st.auto != nil {
+		return st.auto.ratio
+	}
+	return st.cfg.SampleRatio
+}
+
 // SetApps installs the configured apps: new ones start, changed ones take
 // the new settings (and Tracer), removed ones stop and drop their pending
 // PushIDs. It is called at start-up and on every successful reload.
@@ -161,10 +181,12 @@ func (c *Collector) SetApps(apps []App) {
 		keep[a.Name] = true
 		if st, ok := c.apps[a.Name]; ok {
 			st.cfg = a
+			c.setAutoLocked(st)
 			c.wakeLocked(st)
 			continue
 		}
 		st := c.newAppState(a)
+		c.setAutoLocked(st)
 		c.apps[a.Name] = st
 		if c.runCtx != nil {
 			c.startWorkerLocked(st)
@@ -219,7 +241,10 @@ func (c *Collector) offerLocked(id pushid.ID) {
 	app := st.cfg.Name
 	c.series.add(seriesKey{metric: mReceived, app: app, extra: id.Source}, 1)
 	h := hashID(id.PushID)
-	if !sampled(h, st.cfg.SampleRatio) {
+	if st.auto != nil {
+		st.auto.arrivals++
+	}
+	if !sampled(h, st.ratio()) {
 		return
 	}
 	if _, pending := st.queue.entries[id.PushID]; pending || !st.dedup.add(h, id.Seen) {

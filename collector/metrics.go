@@ -69,7 +69,7 @@ var (
 	descRateLimit = prometheus.NewDesc(ns+"_rate_limit",
 		"Configured trace queries per second for the app.", []string{"app"}, nil)
 	descSampleRatio = prometheus.NewDesc(ns+"_sample_ratio",
-		"Share of PushIDs traced for the app.", []string{"app"}, nil)
+		"Share of PushIDs traced for the app: the configured ratio, or the one in force with sample_ratio: auto.", []string{"app"}, nil)
 	descLastCheckpoint = prometheus.NewDesc(ns+"_last_checkpoint_timestamp_seconds",
 		"When the served counters were last saved.", nil, nil)
 )
@@ -160,7 +160,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(st.queue.len()), name)
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, name)
 		ch <- prometheus.MustNewConstMetric(descRateLimit, prometheus.GaugeValue, st.cfg.RateLimit, name)
-		ch <- prometheus.MustNewConstMetric(descSampleRatio, prometheus.GaugeValue, st.cfg.SampleRatio, name)
+		ch <- prometheus.MustNewConstMetric(descSampleRatio, prometheus.GaugeValue, st.ratio(), name)
 	}
 	c.mu.Unlock()
 	for _, m := range c.self.collectors() {

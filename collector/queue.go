@@ -15,8 +15,8 @@ type entry struct {
 	failures  int // consecutive query rounds that ended in an error
 	instances []instanceState
 
-	heapIndex int           // position in the waiting or ready heap; -1 when in neither
-	inReady   bool          // which heap heapIndex refers to
+	heapIndex int           // position in its heap; -1 when in none
+	heap      *dueHeap      // the heap heapIndex refers to
 	unqueried *list.Element // position in queue.unqueried while step == 0 and not yet queried
 	inFlight  bool
 }
@@ -32,23 +32,32 @@ type instanceState struct {
 
 const bitInstance = 1 << 15
 
-// queue holds an app's pending PushIDs. Entries wait in a min-heap by due
-// time; once due they move to a max-heap by due time, so that when the call
-// budget cannot keep up the freshest work is done first and alerts stay
-// timely. Entries never queried are also kept in arrival order, so that a
-// full queue drops the oldest of them.
+// lateAfter is how long due work is served in order. Work due longer ago
+// than that is late: it is served only when nothing fresher is due,
+// freshest first. So a budget that keeps up serves every PushID within
+// about a minute of its due time, and one that cannot keep up spends its
+// calls on fresh PushIDs, keeping alerts timely, instead of on a backlog.
+const lateAfter = time.Minute
+
+// queue holds an app's pending PushIDs in three heaps: waiting (not yet
+// due, earliest first), ready (due within lateAfter, earliest first) and
+// late (due longer ago, latest first). Entries never queried are also kept
+// in arrival order, so that a full queue drops the oldest of them.
 type queue struct {
 	entries   map[string]*entry
 	waiting   dueHeap
 	ready     dueHeap
+	late      dueHeap
 	unqueried *list.List
 }
 
 func newQueue() *queue {
+	earliest := func(a, b *entry) bool { return a.due.Before(b.due) }
 	return &queue{
 		entries:   map[string]*entry{},
-		waiting:   dueHeap{less: func(a, b *entry) bool { return a.due.Before(b.due) }},
-		ready:     dueHeap{less: func(a, b *entry) bool { return a.due.After(b.due) }, ready: true},
+		waiting:   dueHeap{less: earliest},
+		ready:     dueHeap{less: earliest},
+		late:      dueHeap{less: func(a, b *entry) bool { return a.due.After(b.due) }},
 		unqueried: list.New(),
 	}
 }
@@ -82,37 +91,39 @@ func (q *queue) remove(e *entry) {
 }
 
 func (q *queue) detach(e *entry) {
-	if e.heapIndex < 0 {
-		return
-	}
-	if e.inReady {
-		heap.Remove(&q.ready, e.heapIndex)
-	} else {
-		heap.Remove(&q.waiting, e.heapIndex)
+	if e.heapIndex >= 0 {
+		heap.Remove(e.heap, e.heapIndex)
 	}
 }
 
-// next returns the freshest due entry, taking it out of line (the caller
+// next returns the entry to query now, taking it out of line (the caller
 // queries it and then calls schedule or remove), or the time at which the
 // next entry falls due.
 func (q *queue) next(now time.Time) (*entry, time.Time) {
 	for q.waiting.Len() > 0 && !q.waiting.items[0].due.After(now) {
-		e := heap.Pop(&q.waiting).(*entry)
-		heap.Push(&q.ready, e)
+		heap.Push(&q.ready, heap.Pop(&q.waiting))
 	}
-	if q.ready.Len() > 0 {
-		e := heap.Pop(&q.ready).(*entry)
-		e.inFlight = true
-		if e.unqueried != nil {
-			q.unqueried.Remove(e.unqueried)
-			e.unqueried = nil
-		}
-		return e, time.Time{}
+	lateBefore := now.Add(-lateAfter)
+	for q.ready.Len() > 0 && q.ready.items[0].due.Before(lateBefore) {
+		heap.Push(&q.late, heap.Pop(&q.ready))
 	}
-	if q.waiting.Len() > 0 {
+	var e *entry
+	switch {
+	case q.ready.Len() > 0:
+		e = heap.Pop(&q.ready).(*entry)
+	case q.late.Len() > 0:
+		e = heap.Pop(&q.late).(*entry)
+	case q.waiting.Len() > 0:
 		return nil, q.waiting.items[0].due
+	default:
+		return nil, time.Time{}
 	}
-	return nil, time.Time{}
+	e.inFlight = true
+	if e.unqueried != nil {
+		q.unqueried.Remove(e.unqueried)
+		e.unqueried = nil
+	}
+	return e, time.Time{}
 }
 
 // oldestUnqueried is the entry a full queue drops.
@@ -127,7 +138,6 @@ func (q *queue) oldestUnqueried() *entry {
 type dueHeap struct {
 	items []*entry
 	less  func(a, b *entry) bool
-	ready bool
 }
 
 func (h dueHeap) Len() int           { return len(h.items) }
@@ -141,7 +151,7 @@ func (h dueHeap) Swap(i, j int) {
 func (h *dueHeap) Push(x any) {
 	e := x.(*entry)
 	e.heapIndex = len(h.items)
-	e.inReady = h.ready
+	e.heap = h
 	h.items = append(h.items, e)
 }
 

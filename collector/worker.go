@@ -83,6 +83,9 @@ func (c *Collector) handle(ctx context.Context, st *appState, e *entry, tr *tima
 	if _, still := st.queue.entries[e.pushID]; !still {
 		return 0 // dropped meanwhile (app removed)
 	}
+	if st.auto != nil && ctx.Err() == nil {
+		st.auto.calls++
+	}
 	if err == nil {
 		c.self.queries.WithLabelValues(app, "ok").Inc()
 		if !st.up {
@@ -168,6 +171,9 @@ func (c *Collector) advanceLocked(st *appState, e *entry, complete bool) {
 
 // dropLocked forgets a pending PushID and counts why.
 func (c *Collector) dropLocked(st *appState, e *entry, reason string) {
+	if st.auto != nil {
+		st.auto.finished++
+	}
 	c.series.add(seriesKey{metric: mDropped, app: st.cfg.Name, extra: reason}, 1)
 	st.queue.remove(e)
 	c.markDeleted(st, e)
@@ -175,6 +181,9 @@ func (c *Collector) dropLocked(st *appState, e *entry, reason string) {
 
 // finishLocked forgets a PushID that is done; it stays in the dedup set.
 func (c *Collector) finishLocked(st *appState, e *entry) {
+	if st.auto != nil {
+		st.auto.finished++
+	}
 	c.countUnreportedLocked(st, e)
 	st.queue.remove(e)
 	c.markDeleted(st, e)

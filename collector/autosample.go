@@ -1,0 +1,91 @@
+package collector
+
+import (
+	"math"
+	"time"
+
+	"github.com/timpush/timpush_exporter/internal/pacer"
+)
+
+const (
+	// autoTuneEvery is how often an automatic sample ratio is recomputed.
+	autoTuneEvery = 5 * time.Second
+	// autoBudgetShare is the share of rate_limit that sampled PushIDs are
+	// meant to use. Sampled PushIDs arrive at random: at 95 % load a queue
+	// sometimes holds a minute of work, at 85 % almost never. The rest of
+	// the budget absorbs bursts, retries, trace-page lookups and the
+	// statistics poller, and otherwise serves late work, so calls still
+	// run at the full rate whenever there is work.
+	autoBudgetShare = 0.85
+	// autoDrainWithin is how fast due work that piled up (after a surge,
+	// say) is to be worked off: while it drains, fewer new PushIDs are
+	// sampled, so that every one is first queried within query_delay plus
+	// about a minute (queue.go's lateAfter).
+	autoDrainWithin = 30 * time.Second
+	// autoRateWindow is the time constant of the arrival-rate average.
+	autoRateWindow = time.Minute
+	// autoMinRatio keeps a trickle of samples even under a flood.
+	autoMinRatio = 1e-4
+	// autoMaxStep bounds how fast the ratio grows between two tunings;
+	// cuts apply at once, to protect the budget.
+	autoMaxStep = 2.0
+)
+
+// autoSampler chooses an app's sample ratio so that the expected calls —
+// first queries plus requeries — fill the rate_limit budget with a little
+// headroom, and the backlog of due work stays short.
+//
+// ratio = (budget − backlog / autoDrainWithin) / (arrival rate × calls per
+// sampled push): the budget left after working off the due backlog. Calls per push
+// is learnt from what finished pushes actually cost (a push whose stages
+// all arrive early costs one call; one that waits for clicks costs
+// 1 + len(requery_after)).
+type autoSampler struct {
+	ratio        float64
+	arrivalRate  float64 // PushIDs offered per second, averaged
+	callsPerPush float64 // averaged
+	arrivals     float64 // since the last tuning
+	calls        float64
+	finished     float64
+	last         time.Time
+}
+
+func newAutoSampler(requeries int, now time.Time) *autoSampler {
+	return &autoSampler{ratio: 1, callsPerPush: float64(1 + requeries), last: now}
+}
+
+// tune recomputes the ratio; backlog is the number of entries due and
+// not yet late (queue.ready). It returns whether it ran.
+func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
+	dt := now.Sub(a.last)
+	if dt < autoTuneEvery {
+		return false
+	}
+	a.last = now
+	alpha := 1 - math.Exp(-dt.Seconds()/autoRateWindow.Seconds())
+	// A surge is followed at once (it would flood the budget); a lull is
+	// followed slowly (a pause between bursts should not open the tap).
+	if inst := a.arrivals / dt.Seconds(); inst > a.arrivalRate {
+		a.arrivalRate = inst
+	} else {
+		a.arrivalRate += alpha * (inst - a.arrivalRate)
+	}
+	if a.finished >= 1 {
+		a.callsPerPush += alpha * (a.calls/a.finished - a.callsPerPush)
+		a.callsPerPush = max(a.callsPerPush, 1)
+	}
+	a.arrivals, a.calls, a.finished = 0, 0, 0
+
+	budget := rateLimit/pacer.Headroom*autoBudgetShare - float64(backlog)/autoDrainWithin.Seconds()
+	target := 1.0
+	if demand := a.arrivalRate * a.callsPerPush; demand > 0 {
+		target = budget / demand
+	}
+	target = min(max(target, autoMinRatio), 1)
+	if target > a.ratio {
+		target = min(target, a.ratio*autoMaxStep)
+	}
+	a.ratio = target
+	return true
+}
+
