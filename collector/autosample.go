@@ -88,4 +88,3 @@ func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
 	a.ratio = target
 	return true
 }
-
