@@ -24,6 +24,8 @@ import (
 type Config struct {
 	Apps    []App   `yaml:"apps"`
 	Sources Sources `yaml:"sources"`
+	// ErrorReasons are tried, in order, before the built-in error taxonomy.
+	ErrorReasons []ErrorReason `yaml:"error_reasons"`
 
 	// Warnings are problems that do not stop the exporter, such as a secret
 	// file readable by others. Callers log them; they never hold a secret.
@@ -84,7 +86,7 @@ func Decode(r io.Reader, baseDir string) (*Config, error) {
 	if err := root.Decode(cfg); err != nil {
 		return nil, err
 	}
-	if err := cfg.validate(baseDir); err != nil {
+	if err := errors.Join(cfg.validate(baseDir), cfg.validateErrorReasons()); err != nil {
 		return nil, err
 	}
 	return cfg, nil

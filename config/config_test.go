@@ -73,6 +73,13 @@ func TestLoadInvalid(t *testing.T) {
 		{"webhook-token-both", "sources.webhook: bearer_token and bearer_token_file are mutually exclusive, set one"},
 		{"webhook-max-body", "sources.webhook.max_body_bytes: must be > 0, got 0"},
 		{"webhook-web-config", "sources.webhook.web_config_file: stat testdata/does-not-exist-web.yml: no such file or directory"},
+		{"error-reasons-unknown-key", `line 8: unknown key "code" in error_reasons[0]`},
+		{"error-reasons-reason-missing", "error_reasons[0].reason: required, one of token_invalid, notifications_disabled, quota_exceeded, rate_limited, device_inactive, auth_or_certificate, payload, vendor_unavailable, unknown"},
+		{"error-reasons-reason-unknown", `error_reasons[1].reason: unknown reason "expired", want one of token_invalid, notifications_disabled, quota_exceeded, rate_limited, device_inactive, auth_or_certificate, payload, vendor_unavailable, unknown`},
+		{"error-reasons-no-matcher", "error_reasons[0]: at least one of platform, stage, error_code and error_info is required"},
+		{"error-reasons-error-info", "error_reasons[0].error_info: error parsing regexp: missing closing ]: `[0-9`"},
+		{"error-reasons-platform", `error_reasons[0].platform: unknown platform "huwei", want one of unknown, apns, xiaomi, huawei, fcm, meizu, oppo, vivo, honor, other`},
+		{"error-reasons-stage", `error_reasons[0].stage: unknown stage "delivery", want one of im, offline, channel, device, click, online_channel, online_device`},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
