@@ -18,6 +18,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
+	"github.com/timpush/timpush_exporter/internal/taxonomy"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
@@ -30,6 +31,11 @@ type Tracer interface {
 type Persister interface {
 	Commit(b *store.Batch) error
 	ForEach(bucket string, fn func(k, v []byte) error) error
+}
+
+// Reasoner names the reason of a stage failure (*taxonomy.Table).
+type Reasoner interface {
+	Reason(platform, stage string, code int, info string) string
 }
 
 // App is one configured app as the collector needs it.
@@ -57,11 +63,12 @@ type Options struct {
 
 // Collector implements source.Sink and prometheus.Collector.
 type Collector struct {
-	opts   Options
-	clock  clock.Clock
-	logger log.Logger
-	store  Persister
-	self   *selfMetrics
+	opts    Options
+	reasons Reasoner // guarded by mu
+	clock   clock.Clock
+	logger  log.Logger
+	store   Persister
+	self    *selfMetrics
 
 	mu        sync.Mutex
 	apps      map[string]*appState
@@ -106,6 +113,7 @@ func New(o Options, reg prometheus.Registerer) *Collector {
 	}
 	c := &Collector{
 		opts:     o,
+		reasons:  taxonomy.Default(),
 		clock:    o.Clock,
 		logger:   o.Logger,
 		store:    o.Store,
@@ -168,6 +176,13 @@ func (st *appState) ratio() float64 {
 		return st.auto.ratio
 	}
 	return st.cfg.SampleRatio
+}
+
+// SetReasons replaces the failure reason table (error_reasons overrides).
+func (c *Collector) SetReasons(r Reasoner) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reasons = r
 }
 
 // SetApps installs the configured apps: new ones start, changed ones take

@@ -39,7 +39,7 @@ func TestStagesCountedOnceAcrossRequeries(t *testing.T) {
 		{metric: mStage, app: "prod", platform: "huawei", stage: "offline"}:                      1,
 		{metric: mStage, app: "prod", platform: "huawei", stage: "channel"}:                      1,
 		{metric: mStage, app: "prod", platform: "huawei", stage: "device"}:                       1,
-		{metric: mFailures, app: "prod", platform: "huawei", stage: "device", extra: "80300007"}: 1,
+		{metric: mFailures, app: "prod", platform: "huawei", stage: "device", extra: "80300007", reason: "token_invalid"}: 1,
 		{metric: mInstances, app: "prod", platform: "huawei"}:                                    1,
 	}
 	for k, v := range want {
@@ -196,7 +196,7 @@ func TestErrorCodeCap(t *testing.T) {
 	}
 	h.checkpoint()
 	for code, want := range map[string]float64{"11": 1, "22": 1, "33": 0, "other": 1} {
-		if got := h.counter(seriesKey{metric: mFailures, app: "prod", platform: "oppo", stage: "channel", extra: code}); got != want {
+		if got := h.failures("oppo", "channel", code); got != want {
 			t.Errorf("error_code %s = %v, want %v", code, got, want)
 		}
 	}

@@ -50,7 +50,8 @@ func (c *Collector) countStageLocked(st *appState, e *entry, platform string, in
 	app, stage := st.cfg.Name, s.String()
 	c.series.add(seriesKey{metric: mStage, app: app, platform: platform, stage: stage}, 1)
 	if r.Status == timapi.StatusFailure {
-		k := seriesKey{metric: mFailures, app: app, platform: platform, stage: stage, extra: c.errorCodeLocked(st, r.ErrorCode)}
+		k := seriesKey{metric: mFailures, app: app, platform: platform, stage: stage, extra: c.errorCodeLocked(st, r.ErrorCode),
+			reason: c.reasons.Reason(platform, stage, r.ErrorCode, r.ErrorInfo)}
 		c.series.add(k, 1)
 		c.series.exemplars[k] = exemplar{pushID: e.pushID, at: c.clock.Now()}
 	}

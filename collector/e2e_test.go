@@ -14,6 +14,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/simulator"
 	"github.com/timpush/timpush_exporter/internal/store"
+	"github.com/timpush/timpush_exporter/internal/taxonomy"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
@@ -111,9 +112,19 @@ func runAgainstSimulator(t *testing.T, pushes int, faults simulator.Faults) {
 		}
 	}
 	got := map[seriesKey]float64{}
+	vocabulary := map[string]bool{}
+	for _, r := range taxonomy.Reasons() {
+		vocabulary[r] = true
+	}
 	for k, v := range c.snap.Load().counters {
+		if k.metric == mFailures {
+			if !vocabulary[k.reason] {
+				t.Errorf("%+v: reason outside the vocabulary", k)
+			}
+			k.reason = "" // compared with the simulator per error code
+		}
 		if k.metric == mStage || k.metric == mFailures {
-			got[k] = v
+			got[k] += v
 		}
 	}
 	if len(want) == 0 {
@@ -122,7 +133,7 @@ func runAgainstSimulator(t *testing.T, pushes int, faults simulator.Faults) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		for k, v := range want {
 			if got[k] != v {
-				t.Errorf("%s %s/%s %s: counted %v, served %v", seriesDescs[k.metric], k.platform, k.stage, k.extra, got[k], v)
+				t.Errorf("metric %d %s/%s %s: counted %v, served %v", k.metric, k.platform, k.stage, k.extra, got[k], v)
 			}
 		}
 		for k, v := range got {

@@ -194,3 +194,14 @@ func (c *Collector) commitWait() <-chan struct{} {
 type cursorFor struct{ key, value string }
 
 func (c cursorFor) cursor() *source.Cursor { return &source.Cursor{Key: c.key, Value: []byte(c.value)} }
+
+// failures sums a failure series over its reason label.
+func (h *harness) failures(platform, stage, code string) float64 {
+	sum := 0.0
+	for k, v := range h.c.snap.Load().counters {
+		if k.metric == mFailures && k.platform == platform && k.stage == stage && k.extra == code {
+			sum += v
+		}
+	}
+	return sum
+}

@@ -18,8 +18,8 @@ var seriesDescs = map[metricID]*prometheus.Desc{
 		"Sampled push stage outcomes reported by the trace API (success and failure), each counted once.",
 		[]string{"app", "platform", "stage"}, nil),
 	mFailures: prometheus.NewDesc("push_stage_failures_total",
-		"Sampled push stage outcomes that failed, by vendor error code (capped per app; beyond the cap \"other\").",
-		[]string{"app", "platform", "stage", "error_code"}, nil),
+		"Sampled push stage outcomes that failed, by vendor error code (capped per app; beyond the cap \"other\") and reason (a small shared vocabulary, see README).",
+		[]string{"app", "platform", "stage", "error_code", "reason"}, nil),
 	mLatency: prometheus.NewDesc("push_stage_latency_seconds",
 		"Time from PushTime to the stage's EventTime, for reported outcomes (negative differences are not observed).",
 		[]string{"app", "platform", "stage"}, nil),
@@ -51,7 +51,7 @@ func (k seriesKey) labelValues() []string {
 	case mStage, mLatency, mUnreported:
 		return []string{k.app, k.platform, k.stage}
 	case mFailures:
-		return []string{k.app, k.platform, k.stage, k.extra}
+		return []string{k.app, k.platform, k.stage, k.extra, k.reason}
 	case mInstances, mNotificationDisabled:
 		return []string{k.app, k.platform}
 	case mReceived, mDropped:

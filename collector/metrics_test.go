@@ -78,7 +78,7 @@ func TestGoldenMetrics(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	b, _ := os.ReadFile(golden)
-	for _, want := range []string{`push_stage_failures_total{app="prod",error_code="80300007",platform="huawei",stage="device"} 1`,
+	for _, want := range []string{`push_stage_failures_total{app="prod",error_code="80300007",platform="huawei",reason="token_invalid",stage="device"} 1`,
 		`push_stage_unreported_total{app="prod",platform="honor",stage="device"} 1`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("golden file lacks %s", want)

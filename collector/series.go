@@ -33,6 +33,7 @@ type seriesKey struct {
 	platform string
 	stage    string
 	extra    string // error_code, source or reason
+	reason   string // push_stage_failures_total's reason
 }
 
 // latencyBuckets span 0.1 s to one day: vendors report device arrival from
@@ -148,17 +149,21 @@ func (s *series) snapshotFrom(prev *snapshot, changed map[seriesKey]struct{}) *s
 
 // encodeKey and decodeKey give the series' key in the state file.
 func encodeKey(k seriesKey) []byte {
-	return []byte(string(rune('0'+k.metric)) + "\xff" + k.app + "\xff" + k.platform + "\xff" + k.stage + "\xff" + k.extra)
+	return []byte(string(rune('0'+k.metric)) + "\xff" + k.app + "\xff" + k.platform + "\xff" + k.stage + "\xff" + k.extra + "\xff" + k.reason)
 }
 
 var errBadSeries = errors.New("malformed series record")
 
 func decodeKey(b []byte) (seriesKey, error) {
 	parts := strings.Split(string(b), "\xff")
-	if len(parts) != 5 || len(parts[0]) != 1 {
+	if len(parts) != 6 || len(parts[0]) != 1 {
 		return seriesKey{}, errBadSeries
 	}
-	return seriesKey{metric: metricID(parts[0][0] - '0'), app: parts[1], platform: parts[2], stage: parts[3], extra: parts[4]}, nil
+	k := seriesKey{metric: metricID(parts[0][0] - '0'), app: parts[1], platform: parts[2], stage: parts[3], extra: parts[4], reason: parts[5]}
+	if _, ok := seriesDescs[k.metric]; !ok {
+		return seriesKey{}, errBadSeries
+	}
+	return k, nil
 }
 
 func encodeCounter(v float64) []byte {
