@@ -11,6 +11,7 @@ import (
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/pacer"
+	"github.com/timpush/timpush_exporter/internal/statistics"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
@@ -36,6 +37,7 @@ func (s *staticConfig) Reload() error {
 type appBuilder struct {
 	coll   *collector.Collector
 	logger log.Logger
+	stats  *statPollers // nil: no statistics polling
 
 	mu     sync.Mutex
 	pacers map[string]*pacer.Pacer
@@ -48,6 +50,7 @@ func newAppBuilder(coll *collector.Collector, logger log.Logger) *appBuilder {
 func (b *appBuilder) apply(cfg *config.Config) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	clients := make(map[string]statistics.Client, len(cfg.Apps))
 	apps := make([]collector.App, 0, len(cfg.Apps))
 	for _, a := range cfg.Apps {
 		p, ok := b.pacers[a.Name]
@@ -68,6 +71,7 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 			return fmt.Errorf("app %s: %w", a.Name, err)
 		}
 		p.SetRate(a.RateLimit)
+		clients[a.Name] = client // statistics polls share the client, so its pacer
 		requery := make([]time.Duration, len(a.RequeryAfter))
 		for i, d := range a.RequeryAfter {
 			requery[i] = time.Duration(d)
@@ -82,6 +86,7 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 			Tracer:       client,
 		})
 	}
+	b.stats.apply(cfg, clients)
 	b.coll.SetApps(apps)
 	return nil
 }

@@ -138,6 +138,8 @@ func run(args []string) int {
 		Store: st, CheckpointInterval: *f.checkpointInterval,
 	}, reg)
 	apps := newAppBuilder(coll, logger)
+	apps.stats = newStatPollers(reg, log.With(logger, "component", "statistics"))
+	defer apps.stats.stop()
 	if err := apps.apply(reloader.Current()); err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
 		return 1

@@ -30,6 +30,9 @@ type App struct {
 	RequeryAfter  []model.Duration `yaml:"requery_after"`   // later queries, after it was seen; empty: none
 	Timezone      string           `yaml:"timezone"`        // of PushTime/EventTime; see Location
 	MaxPending    int              `yaml:"max_pending"`     // bound of the pending set
+	// StatisticsInterval is how often the unsampled totals and loss reasons
+	// are polled; 0 turns polling off.
+	StatisticsInterval model.Duration `yaml:"statistics_interval"`
 
 	loc *time.Location // Timezone, loaded by validation
 }
@@ -43,6 +46,8 @@ var DefaultApp = App{
 	RequeryAfter: []model.Duration{model.Duration(5 * time.Minute), model.Duration(30 * time.Minute)},
 	Timezone:     "Asia/Shanghai",
 	MaxPending:   100000,
+
+	StatisticsInterval: model.Duration(10 * time.Minute),
 }
 
 // Limits enforced by validation.
@@ -51,6 +56,10 @@ const (
 	MaxAge       = 7 * 24 * time.Hour  // Tencent keeps traces 7 days
 	appNameChars = `^[a-zA-Z0-9_.-]+$` // an app name is a label value
 )
+
+// MinStatisticsInterval is the shortest statistics_interval other than 0
+// (off): each poll costs two calls of the app's rate budget.
+const MinStatisticsInterval = time.Minute
 
 var appNameRE = regexp.MustCompile(appNameChars)
 
@@ -161,6 +170,9 @@ func (a *App) validate(path string, c *checker) {
 	a.validateTimezone(path, c)
 	if a.MaxPending <= 0 {
 		c.errorf(path+".max_pending", "must be > 0, got %d", a.MaxPending)
+	}
+	if a.StatisticsInterval != 0 && time.Duration(a.StatisticsInterval) < MinStatisticsInterval {
+		c.errorf(path+".statistics_interval", "must be 0 (off) or >= %s, got %s", model.Duration(MinStatisticsInterval), a.StatisticsInterval)
 	}
 }
 
