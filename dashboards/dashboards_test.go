@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/timpush/timpush_exporter/config"
 )
 
 var update = flag.Bool("update", false, "regenerate the files derived from the dashboards and rules (examples/kubernetes)")
@@ -27,6 +29,8 @@ const (
 	rulesTest   = "../examples/prometheus/alerts_test.yml"
 	k8sRules    = "../examples/kubernetes/prometheusrule.yaml"
 	k8sDashes   = "../examples/kubernetes/dashboards.yaml"
+	k8sConfig   = "../examples/kubernetes/timpush_exporter.yml"
+	k8sSecret   = "../examples/kubernetes/secret.yaml"
 )
 
 // KnownMetrics lists the metric names timpush_exporter exports (histograms
@@ -465,5 +469,42 @@ func decode(t *testing.T, path string, v any, strict bool) {
 	dec.KnownFields(strict)
 	if err := dec.Decode(v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestKubernetesConfig loads the Kubernetes example's configuration the way
+// the pod would: every *_file it names is a key of the Secret, mounted at
+// /etc/timpush/secrets/.
+func TestKubernetesConfig(t *testing.T) {
+	data, err := os.ReadFile(k8sConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secret struct {
+		StringData map[string]string `yaml:"stringData"`
+	}
+	decodeLoose(t, k8sSecret, &secret)
+	dir := t.TempDir()
+	refs := regexp.MustCompile(`(?m)^\s*\w+_file: /etc/timpush/secrets/(\S+)`).FindAllStringSubmatch(string(data), -1)
+	if len(refs) == 0 {
+		t.Fatal("no *_file under /etc/timpush/secrets/")
+	}
+	for _, m := range refs {
+		v, ok := secret.StringData[m[1]]
+		if !ok {
+			t.Errorf("%s names %s, which %s does not hold", k8sConfig, m[1], k8sSecret)
+		}
+		writeFile(t, filepath.Join(dir, m[1]), []byte(v))
+		if err := os.Chmod(filepath.Join(dir, m[1]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := strings.ReplaceAll(string(data), "/etc/timpush/secrets/", dir+"/")
+	cfg, err := config.Decode(strings.NewReader(text), filepath.Dir(k8sConfig))
+	if err != nil {
+		t.Fatalf("%s: %v", k8sConfig, err)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("%s: warnings %q", k8sConfig, cfg.Warnings)
 	}
 }
