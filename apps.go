@@ -13,6 +13,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/pacer"
 	"github.com/timpush/timpush_exporter/internal/statistics"
 	"github.com/timpush/timpush_exporter/internal/timapi"
+	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
 
 // configSource is the running configuration: a file that can be reloaded,
@@ -41,10 +42,36 @@ type appBuilder struct {
 
 	mu     sync.Mutex
 	pacers map[string]*pacer.Pacer
+	pages  map[string]pageApp // the trace page's view of each app, replaced on apply
+	names  []string           // configured app names, in config order
+}
+
+// pageApp is what the /trace page needs of an app.
+type pageApp struct {
+	tracer *timapi.Client
+	loc    *time.Location
 }
 
 func newAppBuilder(coll *collector.Collector, logger log.Logger) *appBuilder {
-	return &appBuilder{coll: coll, logger: logger, pacers: map[string]*pacer.Pacer{}}
+	return &appBuilder{coll: coll, logger: logger, pacers: map[string]*pacer.Pacer{}, pages: map[string]pageApp{}}
+}
+
+// pageTracer is the trace page's Lookup: the app's page client and zone.
+func (b *appBuilder) pageTracer(name string) (tracepage.Tracer, *time.Location, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a, ok := b.pages[name]
+	if !ok {
+		return nil, nil, false
+	}
+	return a.tracer, a.loc, true
+}
+
+// appNames lists the configured apps, for the trace page.
+func (b *appBuilder) appNames() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.names...)
 }
 
 func (b *appBuilder) apply(cfg *config.Config) error {
@@ -52,13 +79,15 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 	defer b.mu.Unlock()
 	clients := make(map[string]statistics.Client, len(cfg.Apps))
 	apps := make([]collector.App, 0, len(cfg.Apps))
+	pages := make(map[string]pageApp, len(cfg.Apps))
+	names := make([]string, 0, len(cfg.Apps))
 	for _, a := range cfg.Apps {
 		p, ok := b.pacers[a.Name]
 		if !ok {
 			p = pacer.New(a.RateLimit, clock.Real{})
 			b.pacers[a.Name] = p
 		}
-		client, err := timapi.New(timapi.Options{
+		opts := timapi.Options{
 			SDKAppID:   a.SDKAppID,
 			Identifier: a.Identifier,
 			SecretKey:  string(a.SecretKey),
@@ -66,10 +95,28 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 			Location:   a.Location(),
 			Limiter:    p,
 			Observer:   b.coll.Observer(a.Name),
-		})
+		}
+		client, err := timapi.New(opts)
 		if err != nil {
 			return fmt.Errorf("app %s: %w", a.Name, err)
 		}
+		// The /trace page's client shares the SAME pacer, so page and
+		// background queries together never exceed rate_limit. The pacer is
+		// a token bucket of burst 1 and the app's worker makes one call at a
+		// time, so it holds at most one reservation: a page query takes the
+		// next slot after it, at most two intervals away (2 s at 1 call/s),
+		// however long the background queue is. That is its priority over
+		// the queue. (Below 0.4 call/s that exceeds the page's 5 s wait and
+		// the page may answer "busy".) One attempt only: the page reports a
+		// failure at once instead of backing off, and the user can reload.
+		// Its attempts count in the app's API metrics like any other call.
+		opts.MaxAttempts = 1
+		page, err := timapi.New(opts)
+		if err != nil {
+			return fmt.Errorf("app %s: %w", a.Name, err)
+		}
+		pages[a.Name] = pageApp{tracer: page, loc: a.Location()}
+		names = append(names, a.Name)
 		p.SetRate(a.RateLimit)
 		clients[a.Name] = client // statistics polls share the client, so its pacer
 		requery := make([]time.Duration, len(a.RequeryAfter))
@@ -88,5 +135,6 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 	}
 	b.stats.apply(cfg, clients)
 	b.coll.SetApps(apps)
+	b.pages, b.names = pages, names
 	return nil
 }

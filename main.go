@@ -32,6 +32,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
 	"github.com/timpush/timpush_exporter/internal/store"
+	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
 
 const name = "timpush_exporter"
@@ -178,7 +179,9 @@ func run(args []string) int {
 
 	slogger := newSlogger(logger)
 	srv := &http.Server{
-		Handler:           routes(*f.telemetryPath, reg, reloader, &ready, dm != nil, logger),
+		Handler: routes(*f.telemetryPath, reg, reloader, &ready, dm != nil, tracepage.New(tracepage.Options{
+			Lookup: apps.pageTracer, Apps: apps.appNames, Logger: log.With(logger, "component", "tracepage"),
+		}), logger),
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 	}

@@ -14,9 +14,12 @@ import (
 )
 
 // routes serves the metrics listener: metrics, landing page, health,
-// readiness and reload.
-func routes(telemetryPath string, reg *prometheus.Registry, cfg configSource, ready *atomic.Bool, demoMode bool, logger log.Logger) http.Handler {
+// readiness, reload and the trace page.
+func routes(telemetryPath string, reg *prometheus.Registry, cfg configSource, ready *atomic.Bool, demoMode bool, trace http.Handler, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()
+	if telemetryPath != "/trace" {
+		mux.Handle("/trace", trace)
+	}
 	mux.Handle(telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true, // exemplars (push_id on failures) need OpenMetrics
 		ErrorLog:          promhttpLogger{logger},
@@ -57,9 +60,15 @@ func routes(telemetryPath string, reg *prometheus.Registry, cfg configSource, re
 			Description: description,
 			Version:     version.Info(),
 			ExtraHTML:   extra,
+			// Rendered as a GET form (no method attribute) to /trace.
+			Form: web.LandingForm{Action: "trace", Inputs: []web.LandingFormInput{
+				{Label: "App", Type: "text", Name: "app", Placeholder: "optional with one app"},
+				{Label: "PushID", Type: "text", Name: "push_id", Placeholder: "MsgID of the message"},
+			}},
 			Links: []web.LandingLinks{
 				{Address: telemetryPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/trace", Text: "Push trace", Description: "the trace of one push, queried now"},
 			},
 		})
 		if err != nil {
