@@ -35,12 +35,12 @@ func TestStagesCountedOnceAcrossRequeries(t *testing.T) {
 	h.checkpoint()
 
 	want := map[seriesKey]float64{
-		{metric: mStage, app: "prod", platform: "huawei", stage: "im"}:                           1,
-		{metric: mStage, app: "prod", platform: "huawei", stage: "offline"}:                      1,
-		{metric: mStage, app: "prod", platform: "huawei", stage: "channel"}:                      1,
-		{metric: mStage, app: "prod", platform: "huawei", stage: "device"}:                       1,
+		{metric: mStage, app: "prod", platform: "huawei", stage: "im"}:                                                    1,
+		{metric: mStage, app: "prod", platform: "huawei", stage: "offline"}:                                               1,
+		{metric: mStage, app: "prod", platform: "huawei", stage: "channel"}:                                               1,
+		{metric: mStage, app: "prod", platform: "huawei", stage: "device"}:                                                1,
 		{metric: mFailures, app: "prod", platform: "huawei", stage: "device", extra: "80300007", reason: "token_invalid"}: 1,
-		{metric: mInstances, app: "prod", platform: "huawei"}:                                    1,
+		{metric: mInstances, app: "prod", platform: "huawei"}:                                                             1,
 	}
 	for k, v := range want {
 		if got := h.counter(k); got != v {
