@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/pacer"
 	"github.com/timpush/timpush_exporter/internal/statistics"
+	"github.com/timpush/timpush_exporter/internal/taxonomy"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
@@ -40,10 +42,11 @@ type appBuilder struct {
 	logger log.Logger
 	stats  *statPollers // nil: no statistics polling
 
-	mu     sync.Mutex
-	pacers map[string]*pacer.Pacer
-	pages  map[string]pageApp // the trace page's view of each app, replaced on apply
-	names  []string           // configured app names, in config order
+	mu      sync.Mutex
+	pacers  map[string]*pacer.Pacer
+	pages   map[string]pageApp // the trace page's view of each app, replaced on apply
+	names   []string           // configured app names, in config order
+	reasons *taxonomy.Table    // error reasons with the config's overrides
 }
 
 // pageApp is what the /trace page needs of an app.
@@ -74,7 +77,40 @@ func (b *appBuilder) appNames() []string {
 	return append([]string(nil), b.names...)
 }
 
+// describe is the trace page's meaning of a stage failure: its reason in
+// the error taxonomy, and Tencent's text.
+func (b *appBuilder) describe(platform, stage string, code int, info string) string {
+	b.mu.Lock()
+	reasons := b.reasons
+	b.mu.Unlock()
+	if reasons == nil {
+		reasons = taxonomy.Default()
+	}
+	meaning := strings.ReplaceAll(reasons.Reason(platform, stage, code, info), "_", " ")
+	if info != "" {
+		meaning += ": " + info
+	}
+	return meaning
+}
+
+// newReasons builds the error taxonomy with the config's error_reasons.
+func newReasons(cfg *config.Config) (*taxonomy.Table, error) {
+	ov := make([]taxonomy.Override, len(cfg.ErrorReasons))
+	for i, r := range cfg.ErrorReasons {
+		ov[i] = taxonomy.Override{Platform: r.Platform, Stage: r.Stage, ErrorCode: r.ErrorCode, ErrorInfo: r.ErrorInfo, Reason: r.Reason}
+	}
+	t, err := taxonomy.New(ov)
+	if err != nil {
+		return nil, fmt.Errorf("error_reasons: %w", err)
+	}
+	return t, nil
+}
+
 func (b *appBuilder) apply(cfg *config.Config) error {
+	reasons, err := newReasons(cfg)
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	clients := make(map[string]statistics.Client, len(cfg.Apps))
@@ -134,7 +170,8 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 		})
 	}
 	b.stats.apply(cfg, clients)
+	b.coll.SetReasons(reasons)
 	b.coll.SetApps(apps)
-	b.pages, b.names = pages, names
+	b.pages, b.names, b.reasons = pages, names, reasons
 	return nil
 }

@@ -180,7 +180,8 @@ func run(args []string) int {
 	slogger := newSlogger(logger)
 	srv := &http.Server{
 		Handler: routes(*f.telemetryPath, reg, reloader, &ready, dm != nil, tracepage.New(tracepage.Options{
-			Lookup: apps.pageTracer, Apps: apps.appNames, Logger: log.With(logger, "component", "tracepage"),
+			Lookup: apps.pageTracer, Apps: apps.appNames, Describe: apps.describe,
+			Logger: log.With(logger, "component", "tracepage"),
 		}), logger),
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,

@@ -57,6 +57,7 @@ func routes(telemetryPath string, reg *prometheus.Registry, cfg configSource, re
 		}
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        name,
+			Profiling:   "false",
 			Description: description,
 			Version:     version.Info(),
 			ExtraHTML:   extra,

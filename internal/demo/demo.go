@@ -72,6 +72,7 @@ func Start(clk clock.Clock) (*Demo, error) {
 	app.SecretKey = promcfg.Secret(secret)
 	app.Endpoint = url
 	app.SampleRatio = sampleRatio
+	app.StatisticsInterval = model.Duration(time.Minute)
 	app.MaxPending = maxPending
 	app.QueryDelay = model.Duration(5 * time.Second)
 	app.RequeryAfter = []model.Duration{model.Duration(30 * time.Second), model.Duration(2 * time.Minute)}
