@@ -162,6 +162,7 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 		apps = append(apps, collector.App{
 			Name:         a.Name,
 			SampleRatio:  a.SampleRatio,
+			AutoSample:   a.SampleAuto,
 			QueryDelay:   time.Duration(a.QueryDelay),
 			RequeryAfter: requery,
 			MaxPending:   a.MaxPending,

@@ -25,7 +25,10 @@ type App struct {
 	SecretKey     config.Secret    `yaml:"secret_key"`      // inline, or read from SecretKeyFile
 	SecretKeyFile string           `yaml:"secret_key_file"` // resolved to a path from the current directory
 	RateLimit     float64          `yaml:"rate_limit"`      // trace queries per second
-	SampleRatio   float64          `yaml:"sample_ratio"`    // share of PushIDs traced
+	SampleRatio   float64          `yaml:"sample_ratio"`    // share of PushIDs traced; see SampleAuto
+	// SampleAuto is set by `sample_ratio: auto`: the ratio then follows the
+	// incoming rate so that the calls fill rate_limit (SampleRatio unused).
+	SampleAuto bool `yaml:"-"`
 	QueryDelay    model.Duration   `yaml:"query_delay"`     // first query, after the PushID was seen
 	RequeryAfter  []model.Duration `yaml:"requery_after"`   // later queries, after it was seen; empty: none
 	Timezone      string           `yaml:"timezone"`        // of PushTime/EventTime; see Location
@@ -125,8 +128,26 @@ func (a *App) UnmarshalYAML(value *yaml.Node) error {
 	}
 	*a = DefaultApp
 	a.RequeryAfter = slices.Clone(DefaultApp.RequeryAfter)
+	value, a.SampleAuto = withoutAutoRatio(value)
 	type plain App
 	return value.Decode((*plain)(a))
+}
+
+// withoutAutoRatio returns n without a `sample_ratio: auto` entry, and
+// whether it had one; a number is left for the decoder.
+func withoutAutoRatio(n *yaml.Node) (*yaml.Node, bool) {
+	if n.Kind != yaml.MappingNode {
+		return n, false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "sample_ratio" && v.Kind == yaml.ScalarNode && v.Value == "auto" {
+			c := *n
+			c.Content = append(slices.Clone(n.Content[:i]), n.Content[i+2:]...)
+			return &c, true
+		}
+	}
+	return n, false
 }
 
 // validate checks the app's own keys and reads its secret file; path is
@@ -160,7 +181,7 @@ func (a *App) validate(path string, c *checker) {
 	if !(a.RateLimit > 0 && a.RateLimit <= MaxRateLimit) {
 		c.errorf(path+".rate_limit", "must be > 0 and <= %d, got %g", MaxRateLimit, a.RateLimit)
 	}
-	if !(a.SampleRatio > 0 && a.SampleRatio <= 1) {
+	if !a.SampleAuto && !(a.SampleRatio > 0 && a.SampleRatio <= 1) {
 		c.errorf(path+".sample_ratio", "must be > 0 and <= 1, got %g", a.SampleRatio)
 	}
 	if a.QueryDelay < 0 || time.Duration(a.QueryDelay) >= MaxAge {

@@ -60,6 +60,18 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		} else if _, err := model.ParseDuration(n.Value); err != nil {
 			w.errs = append(w.errs, fmt.Errorf("line %d: %s: %w", n.Line, path, err))
 		}
+	case t.Kind() == reflect.Float64:
+		// sample_ratio also takes the word auto (App.UnmarshalYAML).
+		if n.Kind == yaml.ScalarNode && n.Value == "auto" && strings.HasSuffix(path, ".sample_ratio") {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") {
+			want := "a number"
+			if strings.HasSuffix(path, ".sample_ratio") {
+				want = "a number or auto"
+			}
+			w.shape(n, path, want)
+		}
 	case t.Kind() == reflect.String:
 		if n.Kind != yaml.ScalarNode { // what the decoder says names an internal type
 			w.shape(n, path, "a string")
