@@ -17,22 +17,22 @@ import (
 
 // App is one Tencent Cloud Chat application whose pushes are traced.
 type App struct {
-	Name          string           `yaml:"name"`            // required, unique: the app label
-	SDKAppID      int64            `yaml:"sdkappid"`        // required, unique
-	Region        string           `yaml:"region"`          // picks the API domain (RegionHost)
-	Endpoint      string           `yaml:"endpoint"`        // base URL overriding Region
-	Identifier    string           `yaml:"identifier"`      // an App administrator account
-	SecretKey     config.Secret    `yaml:"secret_key"`      // inline, or read from SecretKeyFile
-	SecretKeyFile string           `yaml:"secret_key_file"` // resolved to a path from the current directory
-	RateLimit     float64          `yaml:"rate_limit"`      // trace queries per second
-	SampleRatio   float64          `yaml:"sample_ratio"`    // share of PushIDs traced; see SampleAuto
+	Name          string        `yaml:"name"`            // required, unique: the app label
+	SDKAppID      int64         `yaml:"sdkappid"`        // required, unique
+	Region        string        `yaml:"region"`          // picks the API domain (RegionHost)
+	Endpoint      string        `yaml:"endpoint"`        // base URL overriding Region
+	Identifier    string        `yaml:"identifier"`      // an App administrator account
+	SecretKey     config.Secret `yaml:"secret_key"`      // inline, or read from SecretKeyFile
+	SecretKeyFile string        `yaml:"secret_key_file"` // resolved to a path from the current directory
+	RateLimit     float64       `yaml:"rate_limit"`      // trace queries per second
+	SampleRatio   float64       `yaml:"sample_ratio"`    // share of PushIDs traced; see SampleAuto
 	// SampleAuto is set by `sample_ratio: auto`: the ratio then follows the
 	// incoming rate so that the calls fill rate_limit (SampleRatio unused).
-	SampleAuto bool `yaml:"-"`
-	QueryDelay    model.Duration   `yaml:"query_delay"`     // first query, after the PushID was seen
-	RequeryAfter  []model.Duration `yaml:"requery_after"`   // later queries, after it was seen; empty: none
-	Timezone      string           `yaml:"timezone"`        // of PushTime/EventTime; see Location
-	MaxPending    int              `yaml:"max_pending"`     // bound of the pending set
+	SampleAuto   bool             `yaml:"-"`
+	QueryDelay   model.Duration   `yaml:"query_delay"`   // first query, after the PushID was seen
+	RequeryAfter []model.Duration `yaml:"requery_after"` // later queries, after it was seen; empty: none
+	Timezone     string           `yaml:"timezone"`      // of PushTime/EventTime; see Location
+	MaxPending   int              `yaml:"max_pending"`   // bound of the pending set
 	// StatisticsInterval is how often the unsampled totals and loss reasons
 	// are polled; 0 turns polling off.
 	StatisticsInterval model.Duration `yaml:"statistics_interval"`
