@@ -69,8 +69,10 @@ func (c *Collector) checkpoint() error {
 	if c.retry != nil {
 		c.retry.Append(b)
 		b = c.retry
-		for k := range c.retryChanged {
-			changed[k] = struct{}{}
+		for k, v := range c.retryChanged {
+			if _, newer := changed[k]; !newer {
+				changed[k] = v
+			}
 		}
 	}
 	start := time.Now()
@@ -100,8 +102,11 @@ func (c *Collector) checkpoint() error {
 }
 
 // batchLocked turns the dirty state into a batch and clears it. It also
-// returns the series to publish.
-func (c *Collector) batchLocked() (*store.Batch, map[seriesKey]struct{}) {
+// returns the values of the series it writes: what a successful commit
+// publishes. Counting goes on while the commit runs; those later counts are
+// served only once a later checkpoint has saved them, so that a crash can
+// never take /metrics below a value it showed.
+func (c *Collector) batchLocked() (*store.Batch, map[seriesKey]savedValue) {
 	b := &store.Batch{}
 	now := c.clock.Now()
 	for _, name := range c.removed {
@@ -141,15 +146,19 @@ func (c *Collector) batchLocked() (*store.Batch, map[seriesKey]struct{}) {
 		}
 	}
 	clear(c.dirtyCur)
-	changed := c.series.dirty
-	c.series.dirty = map[seriesKey]struct{}{}
-	for k := range changed {
+	changed := make(map[seriesKey]savedValue, len(c.series.dirty))
+	for k := range c.series.dirty {
 		if h, ok := c.series.histograms[k]; ok {
-			b.Put(bucketSeries, encodeKey(k), encodeHistogram(h))
+			cp := histogram{count: h.count, sum: h.sum, buckets: append([]uint64(nil), h.buckets...)}
+			b.Put(bucketSeries, encodeKey(k), encodeHistogram(&cp))
+			changed[k] = savedValue{hist: &cp}
 		} else {
-			b.Put(bucketSeries, encodeKey(k), encodeCounter(c.series.counters[k]))
+			v := c.series.counters[k]
+			b.Put(bucketSeries, encodeKey(k), encodeCounter(v))
+			changed[k] = savedValue{counter: v}
 		}
 	}
+	c.series.dirty = map[seriesKey]struct{}{}
 	return b, changed
 }
 

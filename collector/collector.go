@@ -88,7 +88,7 @@ type Collector struct {
 	// Owned by checkpoint (serialised by ckMu).
 	ckMu         sync.Mutex
 	retry        *store.Batch
-	retryChanged map[seriesKey]struct{}
+	retryChanged map[seriesKey]savedValue
 }
 
 // New returns a collector. Register it (and nothing global) on reg.

@@ -103,9 +103,16 @@ type snapshot struct {
 	exemplars  map[seriesKey]exemplar
 }
 
-// apply copies the series named in changed into a new snapshot that shares
-// nothing mutable with prev or s.
-func (s *series) snapshotFrom(prev *snapshot, changed map[seriesKey]struct{}) *snapshot {
+// savedValue is the value of one series as a checkpoint wrote it.
+type savedValue struct {
+	counter float64
+	hist    *histogram // a copy; nil for a counter
+}
+
+// snapshotFrom returns prev updated with the values in saved, sharing
+// nothing mutable with prev or s. With a nil prev it copies every series of
+// s (at start-up, when s holds exactly what was loaded).
+func (s *series) snapshotFrom(prev *snapshot, saved map[seriesKey]savedValue) *snapshot {
 	next := &snapshot{
 		counters:   make(map[seriesKey]float64, len(s.counters)),
 		histograms: make(map[seriesKey]histogram, len(s.histograms)),
@@ -113,7 +120,7 @@ func (s *series) snapshotFrom(prev *snapshot, changed map[seriesKey]struct{}) *s
 	}
 	if prev == nil {
 		prev = &snapshot{}
-		changed = nil // copy everything
+		saved = nil // copy everything
 	}
 	for k, v := range prev.counters {
 		next.counters[k] = v
@@ -132,7 +139,7 @@ func (s *series) snapshotFrom(prev *snapshot, changed map[seriesKey]struct{}) *s
 			next.histograms[k] = histogram{count: h.count, sum: h.sum, buckets: append([]uint64(nil), h.buckets...)}
 		}
 	}
-	if changed == nil {
+	if saved == nil {
 		for k := range s.counters {
 			copyOne(k)
 		}
@@ -141,8 +148,12 @@ func (s *series) snapshotFrom(prev *snapshot, changed map[seriesKey]struct{}) *s
 		}
 		return next
 	}
-	for k := range changed {
-		copyOne(k)
+	for k, v := range saved {
+		if v.hist != nil {
+			next.histograms[k] = histogram{count: v.hist.count, sum: v.hist.sum, buckets: append([]uint64(nil), v.hist.buckets...)}
+		} else {
+			next.counters[k] = v.counter
+		}
 	}
 	return next
 }
