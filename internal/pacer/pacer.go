@@ -19,11 +19,18 @@ import (
 const Headroom = 1.005
 
 // Pacer is a token bucket of burst 1: calls are at least 1/rate apart.
+//
+// The bucket spaces the slots it hands out; the times at which waiting
+// callers are actually let through are spaced as well. A caller that wakes
+// up late for its slot (a busy host, a stopped process) would otherwise be
+// followed by the next one less than an interval later, and six calls at
+// 5/s would land inside one second.
 type Pacer struct {
 	clock clock.Clock
 
-	mu  sync.Mutex
-	lim *rate.Limiter
+	mu       sync.Mutex
+	lim      *rate.Limiter
+	released time.Time // when the last caller was let through
 }
 
 // New returns a pacer for perSecond calls per second. The bucket starts
@@ -60,19 +67,52 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	now := p.clock.Now()
 	r := p.lim.ReserveN(now, 1)
 	p.mu.Unlock()
-	delay := r.DelayFrom(now)
-	if delay <= 0 {
+	if err := p.sleep(ctx, r.DelayFrom(now)); err != nil {
+		p.mu.Lock()
+		r.CancelAt(p.clock.Now())
+		p.mu.Unlock()
+		return err
+	}
+	for {
+		p.mu.Lock()
+		now = p.clock.Now()
+		wait := p.untilSpacedLocked(now)
+		if wait <= slack {
+			p.released = now
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+		if err := p.sleep(ctx, wait); err != nil {
+			return err // the slot's time has passed: nothing to give back
+		}
+	}
+}
+
+// slack absorbs the rounding between the limiter's interval and ours, so
+// that a caller woken exactly on time does not sleep again for nanoseconds.
+const slack = time.Microsecond
+
+// untilSpacedLocked is how long a caller at now must still wait for one
+// interval to have passed since the last caller was let through.
+func (p *Pacer) untilSpacedLocked(now time.Time) time.Duration {
+	if p.released.IsZero() || p.lim.Limit() <= 0 {
+		return 0
+	}
+	interval := time.Duration(float64(time.Second) / float64(p.lim.Limit()))
+	return p.released.Add(interval).Sub(now)
+}
+
+func (p *Pacer) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
 		return nil
 	}
-	t := p.clock.NewTimer(delay)
+	t := p.clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():
 		return nil
 	case <-ctx.Done():
-		p.mu.Lock()
-		r.CancelAt(p.clock.Now())
-		p.mu.Unlock()
 		return ctx.Err()
 	}
 }
@@ -85,5 +125,5 @@ func (p *Pacer) Delay() time.Duration {
 	r := p.lim.ReserveN(now, 1)
 	d := r.DelayFrom(now)
 	r.CancelAt(now)
-	return d
+	return max(d, p.untilSpacedLocked(now))
 }
