@@ -38,6 +38,20 @@ type Panel struct {
 	Datasource *DatasourceRef `json:"datasource"`
 	Targets    []Target       `json:"targets"`
 	Panels     []Panel        `json:"panels"`
+	GridPos    GridPos        `json:"gridPos"`
+}
+
+// GridPos places a panel on the dashboard's 24-column grid.
+type GridPos struct {
+	H int `json:"h"`
+	W int `json:"w"`
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// overlaps reports whether two grid positions share a cell.
+func (a GridPos) overlaps(b GridPos) bool {
+	return a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H
 }
 
 // Target is one query of a panel.

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/timpush/timpush_exporter/config"
+	"github.com/timpush/timpush_exporter/internal/taxonomy"
 )
 
 var update = flag.Bool("update", false, "regenerate the files derived from the dashboards and rules (examples/kubernetes)")
@@ -31,6 +32,7 @@ const (
 	k8sDashes   = "../examples/kubernetes/dashboards.yaml"
 	k8sConfig   = "../examples/kubernetes/timpush_exporter.yml"
 	k8sSecret   = "../examples/kubernetes/secret.yaml"
+	composeDS   = "../examples/docker-compose/grafana/provisioning/datasources/prometheus.yml"
 )
 
 // KnownMetrics lists the metric names timpush_exporter exports (histograms
@@ -48,6 +50,9 @@ var knownMetrics = func() map[string]bool {
 		"timpush_exporter_config_last_reload_successful",
 		"timpush_exporter_config_last_reload_success_timestamp_seconds",
 		"timpush_exporter_webhook_requests_total",
+		"push_stage_unreported_total", "push_statistics_pushes", "push_loss_pushes", "push_loss_reason_info",
+		"timpush_exporter_statistics_last_success_timestamp_seconds", "timpush_exporter_statistics_polls_total",
+		"timpush_exporter_sample_ratio",
 	} {
 		m[n] = true
 	}
@@ -128,6 +133,7 @@ func checkVariables(t *testing.T, d *Dashboard) {
 
 func checkPanels(t *testing.T, d *Dashboard) {
 	t.Helper()
+	checkLayout(t, d.Panels)
 	ids := map[int]string{}
 	for _, p := range d.AllPanels() {
 		if p.ID <= 0 {
@@ -163,6 +169,23 @@ func checkPanels(t *testing.T, d *Dashboard) {
 			refs[tg.RefID] = true
 			if strings.TrimSpace(tg.Expr) == "" {
 				t.Errorf("panel %q query %s: empty expression", p.Title, tg.RefID)
+			}
+		}
+	}
+}
+
+// checkLayout checks that the top-level panels fit the 24-column grid and
+// that none covers another (Grafana would push one down, out of its row).
+func checkLayout(t *testing.T, panels []Panel) {
+	t.Helper()
+	for i, p := range panels {
+		g := p.GridPos
+		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.Y < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v does not fit the 24-column grid", p.Title, g)
+		}
+		for _, q := range panels[:i] {
+			if g.overlaps(q.GridPos) {
+				t.Errorf("panels %q %+v and %q %+v overlap", q.Title, q.GridPos, p.Title, g)
 			}
 		}
 	}
@@ -506,5 +529,266 @@ func TestKubernetesConfig(t *testing.T) {
 	}
 	if len(cfg.Warnings) != 0 {
 		t.Errorf("%s: warnings %q", k8sConfig, cfg.Warnings)
+	}
+}
+
+// reasonMatcherRE finds matchers on the reason label: reason="x", reason=~"x|y", reason!="x".
+var reasonMatcherRE = regexp.MustCompile(`\breason\s*(?:=~|!~|!=|=)\s*"([^"]*)"`)
+
+// TestReasonValues checks that every reason a dashboard or rule selects is a
+// word of the exporter's vocabulary: a typo would select nothing, silently.
+func TestReasonValues(t *testing.T) {
+	known := map[string]bool{}
+	for _, r := range taxonomy.Reasons() {
+		known[r] = true
+	}
+	var exprs []string
+	qs, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		exprs = append(exprs, q.Expr)
+	}
+	var rf ruleFile
+	decodeLoose(t, rulesFile, &rf)
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	for _, e := range exprs {
+		for _, m := range reasonMatcherRE.FindAllStringSubmatch(e, -1) {
+			for _, v := range strings.Split(m[1], "|") {
+				if !known[v] {
+					t.Errorf("%q: reason %q is not one of %q", e, v, taxonomy.Reasons())
+				}
+			}
+		}
+	}
+}
+
+// link is a dashboard or data link found in a dashboard's JSON.
+type link struct {
+	where string // "dashboard links" or the panel's title
+	url   string
+	exprs []string // the queries of the panel it belongs to
+}
+
+// collectLinks returns every object with a "url" inside a "links" array
+// under v (field config defaults and overrides included).
+func collectLinks(v any, inLinks bool, out *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if u, ok := x["url"].(string); ok && inLinks {
+			*out = append(*out, u)
+		}
+		for k, c := range x {
+			if k == "panels" {
+				continue // nested panels are visited on their own
+			}
+			collectLinks(c, k == "links", out)
+		}
+	case []any:
+		for _, c := range x {
+			collectLinks(c, inLinks, out)
+		}
+	}
+}
+
+func dashboardLinks(t *testing.T, raw map[string]any) []link {
+	t.Helper()
+	var out []link
+	if ls, ok := raw["links"].([]any); ok {
+		for _, l := range ls {
+			if m, ok := l.(map[string]any); ok {
+				u, _ := m["url"].(string)
+				out = append(out, link{where: "dashboard links", url: u})
+			}
+		}
+	}
+	var walk func([]any)
+	walk = func(ps []any) {
+		for _, p := range ps {
+			m, ok := p.(map[string]any)
+			if !ok {
+				continue
+			}
+			title, _ := m["title"].(string)
+			var exprs []string
+			if ts, ok := m["targets"].([]any); ok {
+				for _, tg := range ts {
+					if e, ok := tg.(map[string]any)["expr"].(string); ok {
+						exprs = append(exprs, e)
+					}
+				}
+			}
+			var urls []string
+			for k, v := range m {
+				if k != "panels" {
+					collectLinks(v, k == "links", &urls)
+				}
+			}
+			for _, u := range urls {
+				out = append(out, link{where: "panel " + title, url: u, exprs: exprs})
+			}
+			if nested, ok := m["panels"].([]any); ok {
+				walk(nested)
+			}
+		}
+	}
+	ps, _ := raw["panels"].([]any)
+	walk(ps)
+	return out
+}
+
+var (
+	dataFieldRE = regexp.MustCompile(`\$\{__data\.fields\.([a-zA-Z_][a-zA-Z0-9_]*)\}`)
+	varParamRE  = regexp.MustCompile(`[?&]var-([a-zA-Z0-9_]+)=`)
+	viewPanelRE = regexp.MustCompile(`[?&]viewPanel=(\d+)`)
+	dashPathRE  = regexp.MustCompile(`^/d/([^/?]+)`)
+)
+
+// TestDashboardLinks checks the links: /trace links go through the
+// exporter_url variable (so they work in any deployment), drill-downs name a
+// dashboard, panel and variables that exist, and data links read only
+// fields the panel's query has.
+func TestDashboardLinks(t *testing.T) {
+	ds, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := map[string]*Dashboard{}
+	for _, d := range ds {
+		uids[d.UID] = d
+	}
+	var traceLinks int
+	for name, d := range ds {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatal(err)
+		}
+		vars := map[string]Variable{}
+		for _, v := range d.Templating.List {
+			vars[v.Name] = v
+		}
+		for _, l := range dashboardLinks(t, raw) {
+			where := fmt.Sprintf("%s: %s: link %q", name, l.where, l.url)
+			if strings.Contains(l.url, "/trace") {
+				traceLinks++
+				checkTraceLink(t, where, l.url, vars)
+			}
+			if m := dashPathRE.FindStringSubmatch(l.url); m != nil {
+				checkDrilldown(t, where, l.url, uids[m[1]])
+			}
+			for _, m := range dataFieldRE.FindAllStringSubmatch(l.url, -1) {
+				if !usesLabel(l.exprs, m[1]) {
+					t.Errorf("%s: ${__data.fields.%s}: the panel's queries have no %s label", where, m[1], m[1])
+				}
+			}
+		}
+	}
+	if traceLinks == 0 {
+		t.Error("no dashboard links to the exporter's /trace page")
+	}
+}
+
+func checkTraceLink(t *testing.T, where, u string, vars map[string]Variable) {
+	t.Helper()
+	if !strings.HasPrefix(u, "${exporter_url}/trace") {
+		t.Errorf("%s: want ${exporter_url}/trace…, so that it works wherever the exporter is", where)
+	}
+	v, ok := vars["exporter_url"]
+	if !ok || v.Type != "textbox" {
+		t.Errorf("%s: the dashboard needs a textbox variable exporter_url", where)
+		return
+	}
+	var def string
+	if err := json.Unmarshal(v.Query, &def); err != nil || !strings.HasPrefix(def, "http") || strings.HasSuffix(def, "/") {
+		t.Errorf("%s: exporter_url default %s: want an http(s) URL without a trailing slash", where, v.Query)
+	}
+}
+
+func checkDrilldown(t *testing.T, where, u string, target *Dashboard) {
+	t.Helper()
+	if target == nil {
+		t.Errorf("%s: no bundled dashboard has that uid", where)
+		return
+	}
+	vars := map[string]bool{}
+	for _, v := range target.Templating.List {
+		vars[v.Name] = true
+	}
+	for _, m := range varParamRE.FindAllStringSubmatch(u, -1) {
+		if !vars[m[1]] {
+			t.Errorf("%s: %s has no variable %s", where, target.UID, m[1])
+		}
+	}
+	for _, m := range viewPanelRE.FindAllStringSubmatch(u, -1) {
+		found := false
+		for _, p := range target.AllPanels() {
+			if fmt.Sprint(p.ID) == m[1] && p.Type != "row" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: %s has no panel %s", where, target.UID, m[1])
+		}
+	}
+}
+
+// usesLabel reports whether a label name appears in one of the expressions
+// (in a by clause or a matcher): then the query's table has that field.
+func usesLabel(exprs []string, label string) bool {
+	re := regexp.MustCompile(`\b` + regexp.QuoteMeta(label) + `\b`)
+	for _, e := range exprs {
+		if re.MatchString(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestComposeExemplarLink checks the docker-compose Grafana data source:
+// exemplars with a push_id label link to the exporter's /trace page, and every
+// $ of Grafana's link variables is doubled, as provisioning files need (a
+// single $ is read as an environment variable and replaced by nothing).
+func TestComposeExemplarLink(t *testing.T) {
+	var f struct {
+		Datasources []struct {
+			Type     string `yaml:"type"`
+			JSONData struct {
+				Destinations []struct {
+					Name string `yaml:"name"`
+					URL  string `yaml:"url"`
+				} `yaml:"exemplarTraceIdDestinations"`
+			} `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	decodeLoose(t, composeDS, &f)
+	var found bool
+	for _, ds := range f.Datasources {
+		for _, d := range ds.JSONData.Destinations {
+			if d.Name != "push_id" {
+				continue
+			}
+			found = true
+			if strings.Count(d.URL, "$") != 2*strings.Count(d.URL, "$$") {
+				t.Errorf("url %q: write every $ as $$ in a provisioning file", d.URL)
+			}
+			u := strings.ReplaceAll(d.URL, "$$", "$")
+			for _, want := range []string{"/trace?", "push_id=${__value.raw}", "app=${__data.fields.app}"} {
+				if !strings.Contains(u, want) {
+					t.Errorf("url %q: want %q in it", d.URL, want)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s: no exemplarTraceIdDestinations entry named push_id", composeDS)
 	}
 }
