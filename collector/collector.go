@@ -7,6 +7,7 @@ package collector
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -315,6 +316,19 @@ func (c *Collector) Cursor(key string) ([]byte, bool) {
 	defer c.mu.Unlock()
 	v, ok := c.cursors[key]
 	return v, ok
+}
+
+// Cursors implements source.Sink.
+func (c *Collector) Cursors(prefix string) map[string][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]byte{}
+	for k, v := range c.cursors {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = append([]byte(nil), v...)
+		}
+	}
+	return out
 }
 
 // Run queries, checkpoints and serves until ctx ends, then stops the
