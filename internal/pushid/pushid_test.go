@@ -1,0 +1,35 @@
+package pushid
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name, id string
+		ok       bool
+	}{
+		{"message id", "144115233406643804-1727580296-4026038328", true},
+		{"push id", "67120c46_6a4086c0_9bf5fb50_200002d1089b322_2000005d8d46421", true},
+		{"max length", strings.Repeat("a", MaxLen), true},
+		{"empty", "", false},
+		{"too long", strings.Repeat("a", MaxLen+1), false},
+		{"space", "a b", false},
+		{"newline", "a\nb", false},
+		{"NUL", "a\x00b", false},
+		{"DEL", "a\x7fb", false},
+		{"invalid UTF-8", "a\xffb", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate(tt.id)
+			if (err == nil) != tt.ok {
+				t.Fatalf("Validate(%q) = %v, want ok=%v", tt.id, err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+		})
+	}
+}
