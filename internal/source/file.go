@@ -23,6 +23,15 @@ package source
 //     interval and throughput is not bounded by it.
 //
 // The poll timer comes from the injected clock, so tests step time.
+//
+// A file's cursor is saved under "file:"+its path while it matches the
+// glob. Once it leaves the glob (renamed away or deleted) its path may soon
+// name the file that replaced it, so while it is read to its end its
+// cursor moves to a key of its own, "file:"+its last path+"@inode:"+inode
+// (drainKey), deleted when the file is done. At start-up every saved cursor
+// of this glob whose file is no longer at its path is looked up by identity
+// in that directory: a file rotated out while the exporter was down is read
+// from the saved offset to its end (file_rotated.go).
 
 import (
 	"context"
@@ -82,6 +91,8 @@ type File struct {
 	followers []*follower // in the order they were opened
 	byID      map[fileIdentity]*follower
 	orphans   map[string]string // cursor keys no follower uses any more, to their path
+	stale     map[string]bool   // cursor keys replaced by another: deleted at the end of the poll unless in use
+	resume    map[string]moved  // first poll: saved positions of files renamed within the glob, by new path
 	started   bool              // the first poll is done: files seen later are new
 	openErrs  map[string]string // last open error logged per path, to log each once
 	buf       []byte            // read buffer shared by all followers
@@ -133,6 +144,7 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 		m:        o.Metrics.forSource(o.Pattern),
 		byID:     make(map[fileIdentity]*follower),
 		orphans:  make(map[string]string),
+		stale:    make(map[string]bool),
 		openErrs: make(map[string]string),
 		buf:      make([]byte, readBufferBytes),
 	}, nil
@@ -159,12 +171,11 @@ func (f *File) Run(ctx context.Context) error {
 	}
 }
 
-// stop offers the final cursors and closes the files.
+// stop offers the final cursors, those of files being drained included,
+// and closes the files.
 func (f *File) stop() {
 	for _, fl := range f.followers {
-		if !fl.draining {
-			f.sink.Offer(nil, fl.cursor())
-		}
+		f.sink.Offer(nil, fl.cursor())
 		fl.file.Close()
 	}
 	f.followers, f.byID = nil, make(map[fileIdentity]*follower)
@@ -182,6 +193,9 @@ type match struct {
 // ones, open new ones. It reports whether some file was left unread.
 func (f *File) poll() (behind bool) {
 	matches := f.scan()
+	if !f.started {
+		f.recoverRotated(matches)
+	}
 	kept := f.followers[:0]
 	for _, fl := range f.followers {
 		m, ok := matches[fl.id]
@@ -210,7 +224,8 @@ func (f *File) poll() (behind bool) {
 		f.read(fl)
 		behind = behind || fl.behind
 	}
-	f.started = true
+	f.started, f.resume = true, nil
+	f.dropStale()
 	f.forgetGone()
 	f.updateGauges()
 	return behind
@@ -244,9 +259,17 @@ func sortedMatches(ms map[fileIdentity]match) []match {
 }
 
 // follow reads a followed file that still matches the glob, perhaps under
-// a new name, from its offset or, if it was truncated, from the start.
+// a new name, from its offset or, if it was truncated, from the start. A
+// file being drained that is back in the glob is followed again.
 func (f *File) follow(fl *follower, m match) {
-	if m.path != fl.path {
+	switch {
+	case fl.draining:
+		level.Debug(f.logger).Log("msg", "file back in the glob", "path", m.path)
+		f.stale[fl.key] = true
+		fl.draining = false
+		fl.setPath(m.path)
+		fl.offered = -1
+	case m.path != fl.path:
 		level.Debug(f.logger).Log("msg", "followed file renamed within the glob", "from", fl.path, "to", m.path)
 		f.orphans[fl.key] = fl.path
 		fl.setPath(m.path)
@@ -263,13 +286,14 @@ func (f *File) follow(fl *follower, m match) {
 // drain reads a file that left the glob (renamed away or deleted) to its
 // end. It keeps the file one more poll, for lines its writer appends before
 // reopening, and closes it once a poll finds nothing new; the last line is
-// then complete even without a newline. It reports whether fl is kept.
+// then complete even without a newline. Meanwhile its cursor is saved under
+// its drain key, and deleted with the last IDs. It reports whether fl is
+// kept.
 func (f *File) drain(fl *follower) bool {
 	if !fl.draining {
 		level.Debug(f.logger).Log("msg", "file left the glob, reading it to its end", "path", fl.path)
 		f.m.rotations.Inc()
-		fl.draining = true
-		fl.drainedOnce = false
+		f.startDrain(fl)
 	}
 	if _, size, err := statIdentity(fl.file); err == nil {
 		fl.size = size
@@ -280,10 +304,11 @@ func (f *File) drain(fl *follower) bool {
 		return true
 	}
 	f.finishLine(fl)
-	f.flush(fl)
+	f.m.add(&f.counts)
+	f.sink.Offer(f.ids, &Cursor{Key: fl.key}) // the last IDs and the end of the cursor, saved together
+	f.ids = nil
 	fl.file.Close()
 	delete(f.byID, fl.id)
-	f.orphans[fl.key] = fl.path
 	level.Debug(f.logger).Log("msg", "stopped following file", "path", fl.path)
 	return false
 }

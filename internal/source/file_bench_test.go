@@ -25,6 +25,8 @@ type countSink struct{ ids atomic.Int64 }
 func (s *countSink) Offer(ids []pushid.ID, _ *Cursor) { s.ids.Add(int64(len(ids))) }
 func (s *countSink) Durable(context.Context) error    { return nil }
 func (s *countSink) Cursor(string) ([]byte, bool)     { return nil, false }
+func (s *countSink) Cursors(string) map[string][]byte { return nil }
+
 func benchLine(i int) string {
 	if i%2 == 1 { // half the lines carry no ID
 		return fmt.Sprintf("2025-01-02T03:04:05.%06dZ level=debug msg=\"cache refreshed\" entries=%d\n", i%1000000, i)

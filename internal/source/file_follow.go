@@ -132,6 +132,14 @@ func (f *File) open(m match) *follower {
 // for files present at start-up with StartAtEnd, else at 0 (a file that
 // appears later is new). skip is true when that end is inside a line.
 func (f *File) startAt(fl *follower, size int64) (offset int64, skip bool) {
+	if r, ok := f.resume[fl.path]; ok {
+		delete(f.resume, fl.path)
+		if off, err := r.pos.resumeAt(fl.file, fl.id, size); err == nil {
+			level.Info(f.logger).Log("msg", "file renamed within the glob while stopped, resuming it under its new name", "path", fl.path, "key", r.from, "offset", off)
+			f.stale[r.from] = true
+			return off, false
+		}
+	}
 	if v, ok := f.sink.Cursor(fl.key); ok && v != nil {
 		p, err := decodePosition(v)
 		if err != nil {
@@ -275,13 +283,11 @@ func (f *File) finishLine(fl *follower) {
 	fl.partial, fl.skipping = nil, false
 }
 
-// flush updates the metrics and offers the batch with fl's cursor. A file
-// that left the glob offers no cursor: its key may already name the file
-// that replaced it.
+// flush updates the metrics and offers the batch with fl's cursor.
 func (f *File) flush(fl *follower) {
 	f.m.add(&f.counts)
 	var c *Cursor
-	if !fl.draining && fl.lineStart != fl.offered {
+	if fl.lineStart != fl.offered {
 		c = fl.cursor()
 		fl.offered = fl.lineStart
 	}

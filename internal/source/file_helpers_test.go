@@ -67,6 +67,18 @@ func (s *fileTestSink) Cursor(key string) ([]byte, bool) {
 	return v, ok
 }
 
+func (s *fileTestSink) Cursors(prefix string) map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]byte)
+	for k, v := range s.cursors {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = bytes.Clone(v)
+		}
+	}
+	return out
+}
+
 // take returns the PushIDs offered since the last take.
 func (s *fileTestSink) take() []string {
 	s.mu.Lock()

@@ -28,4 +28,8 @@ type Sink interface {
 	Durable(ctx context.Context) error
 	// Cursor returns the saved cursor for key, if any.
 	Cursor(key string) ([]byte, bool)
+	// Cursors returns the saved cursors whose keys start with prefix. A
+	// file source reads them at start-up to find files rotated while the
+	// exporter was down.
+	Cursors(prefix string) map[string][]byte
 }

@@ -65,6 +65,8 @@ func (s *whSink) Durable(ctx context.Context) error {
 
 func (s *whSink) Cursor(string) ([]byte, bool) { return nil, false }
 
+func (s *whSink) Cursors(string) map[string][]byte { return nil }
+
 func (s *whSink) state() ([]pushid.ID, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package acceptance
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -29,7 +30,10 @@ const (
 // TestKillAndRestart feeds a log file and the webhook continuously, kills
 // the exporter with SIGKILL at random moments (three times while input
 // flows, once while requeries are pending) and restarts it on the same
-// --storage.path. A scraper reads /metrics every 200 ms throughout and no
+// --storage.path. The log is rotated by rename + create while the exporter
+// is down after the first two kills, and while it runs shortly before the
+// third, so that the kill may come while the old file is being read to
+// its end. A scraper reads /metrics every 200 ms throughout and no
 // persisted counter may ever go down, across restarts included. Every ID
 // written to the file and every ID of a webhook request answered 2xx must be
 // counted once (the webhook feeder retries what failed while the exporter
@@ -64,12 +68,12 @@ func TestKillAndRestart(t *testing.T) {
 		mon.stop()
 		<-monDone
 	})
-	log := createLog(t, filepath.Join(env.logDir, "push.log"))
+	log := newRotatingLog(t, filepath.Join(env.logDir, "push.log"))
 	fileRNG := rand.New(rand.NewPCG(rng.Uint64(), 2))
 	hookRNG := rand.New(rand.NewPCG(rng.Uint64(), 3))
 	feeders.Add(2)
 	fileErr := make(chan error, 1)
-	go func() { defer feeders.Done(); fileErr <- feedFile(feedCtx, log.f, env.sim, led, fileRNG) }()
+	go func() { defer feeders.Done(); fileErr <- feedFile(feedCtx, log, env.sim, led, fileRNG) }()
 	type result struct {
 		stats string
 		err   error
@@ -92,6 +96,12 @@ func TestKillAndRestart(t *testing.T) {
 	for i, at := range killAt {
 		down := time.Duration(rng.Int64N(int64(maxDowntime)))
 		t.Logf("kill %d planned at +%v, down for %v", i+1, at.Round(time.Millisecond), down.Round(time.Millisecond))
+		if i == 2 {
+			before := time.Duration(rng.Int64N(int64(time.Second)))
+			time.Sleep(time.Until(start.Add(at - before)))
+			log.rotate(fmt.Sprintf("%s.%d", log.path, i+1))
+			t.Logf("+%s: log rotated while running, %v before the kill", since(), before.Round(time.Millisecond))
+		}
 		time.Sleep(time.Until(start.Add(at)))
 		if i == len(killAt)-1 {
 			feeders.Wait() // the webhook feeder's retries are over: nothing is in flight
@@ -100,6 +110,12 @@ func TestKillAndRestart(t *testing.T) {
 		env.note(fmt.Sprintf("SIGKILL %d", i+1))
 		mon.restarted()
 		t.Logf("+%s: SIGKILL %d", since(), i+1)
+		if i < 2 {
+			time.Sleep(down / 2)
+			log.rotate(fmt.Sprintf("%s.%d", log.path, i+1)) // outside the glob push*.log
+			t.Logf("+%s: log rotated while down", since())
+			down -= down / 2
+		}
 		time.Sleep(down)
 		exp.start()
 		env.note(fmt.Sprintf("restart %d", i+1))
@@ -126,6 +142,11 @@ func TestKillAndRestart(t *testing.T) {
 	final := s.persisted(monotonic)
 	mon.check(t, final)
 	checkSampled(t, s, len(good))
+	// Counters and file positions are saved together: replaying from the
+	// saved positions, rotated files included, counts every line once.
+	if got, want := s.get(mReceived, "app", appName, "source", pushid.SourceFile), led.occurrences[pushid.SourceFile]; got != float64(want) {
+		t.Errorf("%s{source=file} = %v, want %d (the file lines with an ID)", mReceived, got, want)
+	}
 	compareWithServed(t, s, env.sim, good)
 	env.checkRateLimit()
 	t.Logf("%d distinct PushIDs (%d file lines with an ID, %d webhook IDs answered 2xx, %d deliberate duplicates); duplicates counted %v, received %v",
@@ -160,7 +181,7 @@ func testSeed(t *testing.T) int64 {
 
 // feedFile appends lines to the log until ctx ends: mostly one new ID,
 // sometimes junk, sometimes an ID written before.
-func feedFile(ctx context.Context, f *os.File, sim *simulator.Simulator, led *ledger, rng *rand.Rand) error {
+func feedFile(ctx context.Context, f io.StringWriter, sim *simulator.Simulator, led *ledger, rng *rand.Rand) error {
 	var written []string
 	for n := 0; ; n++ {
 		var line string
@@ -244,6 +265,48 @@ func feedWebhook(ctx, abort context.Context, h *hooks, sim *simulator.Simulator,
 			return fmt.Sprintf("%d requests answered 2xx; failed attempts retried: %v", requests, failures), nil
 		}
 	}
+}
+
+// rotatingLog is the log feedFile writes, rotated by the test as logrotate
+// does with a writer that reopens its log at once: rename, then create.
+type rotatingLog struct {
+	t    *testing.T
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+func newRotatingLog(t *testing.T, path string) *rotatingLog {
+	t.Helper()
+	l := &rotatingLog{t: t, path: path}
+	l.f = l.open()
+	t.Cleanup(func() { l.f.Close() })
+	return l
+}
+
+func (l *rotatingLog) open() *os.File {
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return f
+}
+
+func (l *rotatingLog) WriteString(s string) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.WriteString(s)
+}
+
+// rotate renames the log to to and goes on writing to a new log.
+func (l *rotatingLog) rotate(to string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := os.Rename(l.path, to); err != nil {
+		l.t.Fatal(err)
+	}
+	l.f.Close()
+	l.f = l.open()
 }
 
 // sleepCtx sleeps d and reports whether ctx is still live.
