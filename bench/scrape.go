@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/timpush/timpush_exporter/collector"
+	"github.com/timpush/timpush_exporter/internal/pushid"
+	"github.com/timpush/timpush_exporter/internal/store"
+	"github.com/timpush/timpush_exporter/internal/timapi"
+)
+
+// Benchmark 4, scrape at full cardinality: 10 apps × 10 platforms × 7
+// stages × 50 error codes. The series are made the normal way: PushIDs
+// offered to a collector whose Tracer answers each with a trace of failed
+// stages, counted, checkpointed and published. Then /metrics is rendered
+// through promhttp as main.go configures it.
+
+// scrapeSize is the cardinality: apps and error codes per app (the
+// platforms and stages are always all 10 and 7).
+type scrapeSize struct{ apps, codes int }
+
+// scrapePlatforms are PushPlatform values giving the 10 platform labels
+// (99 is "other").
+var scrapePlatforms = []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 99}
+
+// Accept headers: the classic text format, and what Prometheus sends.
+const (
+	acceptText        = "text/plain;version=0.0.4"
+	acceptPrometheus  = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+	scrapeRendersFull = 30
+)
+
+func runScrape(o *options) ([]row, error) {
+	renders, size := scrapeRendersFull, scrapeSize{apps: 10, codes: 50}
+	if o.quick {
+		renders, size = 2, scrapeSize{apps: 2, codes: 10}
+	}
+	st, _, err := store.Open(filepath.Join(o.tmp, "scrape"), store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector("timpush_exporter"), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c := collector.New(collector.Options{Store: st, MaxErrorCodes: size.codes}, reg)
+	var apps []collector.App
+	for a := range size.apps {
+		apps = append(apps, collector.App{Name: fmt.Sprintf("app%02d", a), SampleRatio: 1, MaxPending: 100_000, RateLimit: 1, Tracer: synthTracer{}})
+	}
+	c.SetApps(apps)
+	if err := c.Restore(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- c.Run(ctx) }()
+	defer func() { cancel(); <-runDone }()
+
+	if err := populate(c, reg, size); err != nil {
+		return nil, err
+	}
+	series, failures := countSeries(reg)
+	logf("scrape: %s series in the registry, %s of push_stage_failures_total", si(float64(series)), si(float64(failures)))
+
+	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg})
+	stopProfile, err := startCPUProfile(o.profilePath("scrape.cpu.pprof"))
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, f := range []struct{ name, accept, encoding string }{
+		{"text format", acceptText, ""},
+		{"OpenMetrics (exemplars)", acceptPrometheus, ""},
+		{"OpenMetrics, gzip (as Prometheus scrapes)", acceptPrometheus, "gzip"},
+	} {
+		times, cpu, bytes := render(handler, f.accept, f.encoding, renders)
+		p50, worst := percentile(times, 50), percentile(times, 100)
+		rows = append(rows, row{
+			bench: fmt.Sprintf("scrape /metrics, %s, %d apps × %d platforms × 7 stages × %d codes",
+				f.name, size.apps, len(scrapePlatforms), size.codes),
+			figure: fmt.Sprintf("median %s, max %s of %d renders (CPU %s per render); %s bytes; %s series (%s failure series)",
+				ms(p50), ms(worst), renders, ms(cpu), si(float64(bytes)), si(float64(series)), si(float64(failures))),
+			target: "≤ 50 ms (median)",
+			met:    verdict(p50 <= 50*time.Millisecond && failures >= size.apps*len(scrapePlatforms)*int(timapi.NumStages)*size.codes),
+		})
+		logf("scrape %s: %s", f.name, rows[len(rows)-1].figure)
+	}
+	stopProfile()
+	rows = append(rows, scrapeBreakdown(c, reg, renders))
+
+	// A checkpoint copies every series into the served snapshot: this is
+	// what a webhook reply waits for once the exporter has this many.
+	var durable []time.Duration
+	for i := range renders {
+		id := pushid.ID{App: "app00", PushID: "extra-" + strconv.Itoa(i), Source: pushid.SourceWebhook, Seen: time.Now()}
+		t := time.Now()
+		c.Offer([]pushid.ID{id}, nil)
+		if err := c.Durable(ctx); err != nil {
+			return rows, err
+		}
+		durable = append(durable, time.Since(t))
+	}
+	rows = append(rows, row{
+		bench:  "durable acknowledgement (Offer 1 ID + Durable) at the cardinality above",
+		figure: fmt.Sprintf("median %s, max %s of %d", ms(percentile(durable, 50)), ms(percentile(durable, 100)), renders),
+	})
+	return rows, nil
+}
+
+// populate offers one PushID per (app, platform, code) and waits until all
+// have been traced and a checkpoint has published the counts.
+func populate(c *collector.Collector, reg prometheus.Gatherer, size scrapeSize) error {
+	for a := range size.apps {
+		var ids []pushid.ID
+		for _, p := range scrapePlatforms {
+			for code := range size.codes {
+				ids = append(ids, pushid.ID{App: fmt.Sprintf("app%02d", a), PushID: fmt.Sprintf("p%d-c%d", p, code),
+					Source: pushid.SourceFile, Seen: time.Now()})
+			}
+		}
+		c.Offer(ids, nil)
+	}
+	want := float64(size.apps * len(scrapePlatforms) * size.codes)
+	deadline := time.Now().Add(2 * time.Minute)
+	for gatherSum(reg, "timpush_exporter_trace_queries_total", nil) < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("scrape: only %.0f of %.0f traces after 2 minutes", gatherSum(reg, "timpush_exporter_trace_queries_total", nil), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Offer(nil, nil) // a new generation, so that Durable waits for a checkpoint after the last count
+	return c.Durable(context.Background())
+}
+
+// countSeries counts the samples Gather returns, and the failure series.
+func countSeries(g prometheus.Gatherer) (all, failures int) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, mf := range mfs {
+		all += len(mf.GetMetric())
+		if mf.GetName() == "push_stage_failures_total" {
+			failures = len(mf.GetMetric())
+		}
+	}
+	return all, failures
+}
+
+// render serves /metrics n times and returns the durations, the mean
+// process CPU time per render and the size.
+func render(h http.Handler, accept, encoding string, n int) ([]time.Duration, time.Duration, int) {
+	var times []time.Duration
+	size := 0
+	cpu0 := cpuTime()
+	for range n {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept", accept)
+		if encoding != "" {
+			req.Header.Set("Accept-Encoding", encoding)
+		}
+		rec := httptest.NewRecorder()
+		t := time.Now()
+		h.ServeHTTP(rec, req)
+		times = append(times, time.Since(t))
+		size = rec.Body.Len()
+	}
+	return times, (cpuTime() - cpu0) / time.Duration(n), size
+}
+
+// synthTracer answers PushID "p<platform>-c<code>" with one instance on
+// that platform whose seven stages all failed with error code 1000+code,
+// at different delays so that the latency histograms fill several buckets.
+type synthTracer struct{}
+
+func (synthTracer) Trace(_ context.Context, id string) (*timapi.Trace, error) {
+	ps, cs, _ := strings.Cut(strings.TrimPrefix(id, "p"), "-c")
+	platform, _ := strconv.Atoi(ps)
+	code, _ := strconv.Atoi(cs)
+	pushed := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	in := timapi.Instance{InstanceID: "i1", PushTime: pushed, PushPlatform: platform, NotificationStatus: 0}
+	for s := range timapi.NumStages {
+		in.Stages[s] = timapi.StageResult{Status: timapi.StatusFailure, ErrorCode: 1000 + code,
+			EventTime: pushed.Add(time.Duration(code*int(s+1)) * time.Second)}
+	}
+	return &timapi.Trace{PushID: id, Instances: []timapi.Instance{in}}, nil
+}
+
+// scrapeBreakdown times the parts of a render: the collector's Collect
+// alone, and the registry's Gather (which runs every Collect, turns each
+// metric into its protobuf form, checks and sorts them).
+func scrapeBreakdown(c *collector.Collector, reg prometheus.Gatherer, n int) row {
+	var collect, gather []time.Duration
+	for range n {
+		ch := make(chan prometheus.Metric, 1024)
+		done := make(chan struct{})
+		go func() {
+			for range ch {
+			}
+			close(done)
+		}()
+		t := time.Now()
+		c.Collect(ch)
+		collect = append(collect, time.Since(t))
+		close(ch)
+		<-done
+		t = time.Now()
+		if _, err := reg.Gather(); err != nil {
+			return row{bench: "scrape breakdown", figure: "ERROR: " + err.Error(), met: "error"}
+		}
+		gather = append(gather, time.Since(t))
+	}
+	return row{
+		bench:  "scrape breakdown at the cardinality above (medians)",
+		figure: fmt.Sprintf("collector Collect %s; registry Gather (all collectors, protobuf, checks, sorting) %s; the rest of a render is encoding (and gzip)", ms(percentile(collect, 50)), ms(percentile(gather, 50))),
+	}
+}
