@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +133,55 @@ func TestDeletePrefixBelow(t *testing.T) {
 	}
 	if len(got) != 4 {
 		t.Errorf("left %v", got)
+	}
+}
+
+// TestCommitOrderKept checks that sorting writes for speed keeps their
+// meaning: later writes to a key win, and a range delete applies only to
+// what was written before it.
+func TestCommitOrderKept(t *testing.T) {
+	s, _, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var b Batch
+	b.Put("d", []byte("p/9"), []byte("first"))
+	b.Put("a", []byte("z"), []byte("1"))
+	b.Put("d", []byte("p/1"), []byte("old"))
+	b.Put("d", []byte("p/9"), []byte("second"))
+	b.Delete("a", []byte("z"))
+	b.DeletePrefixBelow("d", []byte("p/"), []byte("5")) // removes p/1 only
+	b.Put("d", []byte("p/2"), []byte("after the range delete"))
+	b.Put("a", []byte("z"), []byte("2"))
+	if err := s.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, s, "d")
+	want := map[string]string{"p/9": "second", "p/2": "after the range delete"}
+	if len(got) != len(want) || got["p/9"] != want["p/9"] || got["p/2"] != want["p/2"] {
+		t.Fatalf("bucket d = %v, want %v", got, want)
+	}
+	if a := collect(t, s, "a"); a["z"] != "2" {
+		t.Fatalf("bucket a = %v, want z=2 (the last write)", a)
+	}
+}
+
+// BenchmarkCommitRandomKeys is the checkpoint after a burst of new PushIDs.
+func BenchmarkCommitRandomKeys(b *testing.B) {
+	s, _, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < b.N; i++ {
+		var batch Batch
+		for j := 0; j < 100000; j++ {
+			k := []byte(fmt.Sprintf("%08x-%d", uint32(j*2654435761), i))
+			batch.Put("pending", k, k)
+		}
+		if err := s.Commit(&batch); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
