@@ -12,11 +12,11 @@ const (
 	autoTuneEvery = 5 * time.Second
 	// autoBudgetShare is the share of rate_limit that sampled PushIDs are
 	// meant to use. Sampled PushIDs arrive at random: at 95 % load a queue
-	// sometimes holds a minute of work, at 85 % almost never. The rest of
+	// sometimes holds a minute of work, at 90 % almost never. The rest of
 	// the budget absorbs bursts, retries, trace-page lookups and the
 	// statistics poller, and otherwise serves late work, so calls still
 	// run at the full rate whenever there is work.
-	autoBudgetShare = 0.85
+	autoBudgetShare = 0.90
 	// autoDrainWithin is how fast due work that piled up (after a surge,
 	// say) is to be worked off: while it drains, fewer new PushIDs are
 	// sampled, so that every one is first queried within query_delay plus
@@ -29,6 +29,8 @@ const (
 	// autoMaxStep bounds how fast the ratio grows between two tunings;
 	// cuts apply at once, to protect the budget.
 	autoMaxStep = 2.0
+	// autoCutEvery arrivals, the ratio is checked against a burst (cut).
+	autoCutEvery = 100
 )
 
 // autoSampler chooses an app's sample ratio so that the expected calls —
@@ -54,8 +56,8 @@ func newAutoSampler(requeries int, now time.Time) *autoSampler {
 	return &autoSampler{ratio: 1, callsPerPush: float64(1 + requeries), last: now}
 }
 
-// tune recomputes the ratio; backlog is the number of entries due and
-// not yet late (queue.ready). It returns whether it ran.
+// tune recomputes the ratio every autoTuneEvery; backlog is the number of
+// entries due and not yet late (queue.ready). It returns whether it ran.
 func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
 	dt := now.Sub(a.last)
 	if dt < autoTuneEvery {
@@ -76,15 +78,35 @@ func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
 	}
 	a.arrivals, a.calls, a.finished = 0, 0, 0
 
-	budget := rateLimit/pacer.Headroom*autoBudgetShare - float64(backlog)/autoDrainWithin.Seconds()
-	target := 1.0
-	if demand := a.arrivalRate * a.callsPerPush; demand > 0 {
-		target = budget / demand
-	}
-	target = min(max(target, autoMinRatio), 1)
+	target := a.target(a.arrivalRate, rateLimit, backlog)
 	if target > a.ratio {
 		target = min(target, a.ratio*autoMaxStep)
 	}
 	a.ratio = target
 	return true
+}
+
+// target is the ratio that fits arrivals per second into the budget.
+func (a *autoSampler) target(arrivals, rateLimit float64, backlog int) float64 {
+	budget := rateLimit/pacer.Headroom*autoBudgetShare - float64(backlog)/autoDrainWithin.Seconds()
+	target := 1.0
+	if demand := arrivals * a.callsPerPush; demand > 0 {
+		target = budget / demand
+	}
+	return min(max(target, autoMinRatio), 1)
+}
+
+// cut lowers the ratio at once, between tunings, when the arrivals since
+// the last tuning already outrun the averaged rate: a burst (a log read
+// from its beginning, a webhook backlog) must not be sampled at the old
+// ratio for up to autoTuneEvery. The rate is measured over at least a
+// second and must be well above the average, so that batches arriving
+// together (a webhook's hundred IDs a second) do not read as a flood.
+func (a *autoSampler) cut(now time.Time, rateLimit float64, backlog int) {
+	dt := max(now.Sub(a.last), time.Second)
+	inst := a.arrivals / dt.Seconds()
+	if inst <= 3*a.arrivalRate {
+		return
+	}
+	a.ratio = min(a.ratio, a.target(inst, rateLimit, backlog))
 }

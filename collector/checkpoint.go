@@ -117,9 +117,7 @@ func (c *Collector) batchLocked() (*store.Batch, map[seriesKey]savedValue) {
 	c.removed = nil
 	for name, st := range c.apps {
 		if st.auto != nil {
-			if now.Sub(st.auto.last) >= autoTuneEvery {
-				st.auto.tune(now, st.cfg.RateLimit, st.queue.ready.Len())
-			}
+			st.auto.tune(now, st.cfg.RateLimit, st.queue.ready.Len())
 		}
 		for id := range st.deleted {
 			b.Delete(bucketPending, pendingKey(name, id))

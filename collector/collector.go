@@ -259,6 +259,9 @@ func (c *Collector) offerLocked(id pushid.ID) {
 	h := hashID(id.PushID)
 	if st.auto != nil {
 		st.auto.arrivals++
+		if int(st.auto.arrivals)%autoCutEvery == 0 {
+			st.auto.cut(c.clock.Now(), st.cfg.RateLimit, st.queue.ready.Len())
+		}
 	}
 	if !sampled(h, st.ratio()) {
 		return
