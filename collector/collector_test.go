@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
@@ -199,5 +200,26 @@ func TestErrorCodeCap(t *testing.T) {
 		if got := h.failures("oppo", "channel", code); got != want {
 			t.Errorf("error_code %s = %v, want %v", code, got, want)
 		}
+	}
+}
+
+func TestReceivedCountedPerAppAndSource(t *testing.T) {
+	h := newHarness(t, "", nil)
+	at := h.clock.Now()
+	h.c.Offer([]pushid.ID{
+		{App: "prod", PushID: "a", Source: "file", Seen: at},
+		{App: "prod", PushID: "b", Source: "file", Seen: at},
+		{App: "prod", PushID: "c", Source: "webhook", Seen: at},
+		{App: "nope", PushID: "d", Source: "file", Seen: at},
+		{App: "prod", PushID: "a", Source: "file", Seen: at},
+	}, nil)
+	h.checkpoint()
+	for source, want := range map[string]float64{"file": 3, "webhook": 1} {
+		if got := h.counter(seriesKey{metric: mReceived, app: "prod", extra: source}); got != want {
+			t.Errorf("received{source=%q} = %v, want %v", source, got, want)
+		}
+	}
+	if got := h.counter(seriesKey{metric: mReceived, app: "nope", extra: "file"}); got != 0 {
+		t.Errorf("an unknown app's PushID counted as received: %v", got)
 	}
 }

@@ -31,6 +31,20 @@ type ID struct {
 // ErrInvalid is wrapped by Validate's errors.
 var ErrInvalid = errors.New("invalid PushID")
 
+// Valid reports whether Validate would accept s, without building an
+// error: sources check every line of a log with it.
+func Valid(s string) bool {
+	if s == "" || len(s) > MaxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
 // Validate reports whether s can be used as a PushID: non-empty, at most
 // MaxLen bytes, valid UTF-8 and free of control characters and spaces.
 func Validate(s string) error {

@@ -24,6 +24,9 @@ func TestValidate(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := Validate(tt.id)
+			if Valid(tt.id) != tt.ok {
+				t.Fatalf("Valid(%q) = %v, want %v", tt.id, !tt.ok, tt.ok)
+			}
 			if (err == nil) != tt.ok {
 				t.Fatalf("Validate(%q) = %v, want ok=%v", tt.id, err, tt.ok)
 			}

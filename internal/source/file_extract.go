@@ -77,7 +77,7 @@ func newExtractor(format string, re *regexp.Regexp, jsonField string) (lineExtra
 // validID converts b to the ID string and validates it.
 func validID(b []byte) (string, string) {
 	s := string(b)
-	if pushid.Validate(s) != nil {
+	if !pushid.Valid(s) {
 		return "", ReasonInvalidID
 	}
 	return s, ""
@@ -153,7 +153,7 @@ func (e *jsonExtractor) extract(line []byte) (string, string, string) {
 }
 
 func validStringID(s string) (string, string, string) {
-	if pushid.Validate(s) != nil {
+	if !pushid.Valid(s) {
 		return "", "", ReasonInvalidID
 	}
 	return s, "", ""
