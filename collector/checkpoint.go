@@ -89,7 +89,7 @@ func (c *Collector) checkpoint() error {
 	c.retry, c.retryChanged = nil, nil
 
 	c.mu.Lock()
-	next := c.series.snapshotFrom(c.snap.Load(), changed)
+	next := c.snap.Load().with(changed, c.series.exemplars)
 	next.at = c.clock.Now()
 	c.snap.Store(next)
 	if gen > c.committed {

@@ -107,6 +107,6 @@ func (c *Collector) Restore() error {
 		c.removed = append(c.removed, app)
 	}
 	c.self.restoreSkipped.Add(float64(bad))
-	c.snap.Store(c.series.snapshotFrom(nil, nil))
+	c.snap.Store(c.series.snapshotAll())
 	return nil
 }

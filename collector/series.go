@@ -3,7 +3,9 @@ package collector
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -109,48 +111,38 @@ type savedValue struct {
 	hist    *histogram // a copy; nil for a counter
 }
 
-// snapshotFrom returns prev updated with the values in saved, sharing
-// nothing mutable with prev or s. With a nil prev it copies every series of
-// s (at start-up, when s holds exactly what was loaded).
-func (s *series) snapshotFrom(prev *snapshot, saved map[seriesKey]savedValue) *snapshot {
+// snapshotAll copies every series of s. It is used at start-up, when s
+// holds exactly what was loaded from the state file.
+func (s *series) snapshotAll() *snapshot {
 	next := &snapshot{
-		counters:   make(map[seriesKey]float64, len(s.counters)),
+		counters:   maps.Clone(s.counters),
 		histograms: make(map[seriesKey]histogram, len(s.histograms)),
-		exemplars:  make(map[seriesKey]exemplar, len(s.exemplars)),
+		exemplars:  maps.Clone(s.exemplars),
 	}
-	if prev == nil {
-		prev = &snapshot{}
-		saved = nil // copy everything
+	for k, h := range s.histograms {
+		next.histograms[k] = histogram{count: h.count, sum: h.sum, buckets: slices.Clone(h.buckets)}
 	}
-	for k, v := range prev.counters {
-		next.counters[k] = v
+	return next
+}
+
+// with returns a copy of prev updated with the values a checkpoint saved
+// and the current exemplars. Neither prev nor the saved values are
+// modified afterwards, so their histogram buckets may be shared.
+func (prev *snapshot) with(saved map[seriesKey]savedValue, exemplars map[seriesKey]exemplar) *snapshot {
+	next := &snapshot{
+		counters:   maps.Clone(prev.counters),
+		histograms: maps.Clone(prev.histograms),
+		exemplars:  maps.Clone(exemplars),
 	}
-	for k, v := range prev.histograms {
-		next.histograms[k] = v
+	if next.counters == nil {
+		next.counters = map[seriesKey]float64{}
 	}
-	for k, v := range s.exemplars {
-		next.exemplars[k] = v
-	}
-	copyOne := func(k seriesKey) {
-		if v, ok := s.counters[k]; ok {
-			next.counters[k] = v
-		}
-		if h, ok := s.histograms[k]; ok {
-			next.histograms[k] = histogram{count: h.count, sum: h.sum, buckets: append([]uint64(nil), h.buckets...)}
-		}
-	}
-	if saved == nil {
-		for k := range s.counters {
-			copyOne(k)
-		}
-		for k := range s.histograms {
-			copyOne(k)
-		}
-		return next
+	if next.histograms == nil {
+		next.histograms = map[seriesKey]histogram{}
 	}
 	for k, v := range saved {
 		if v.hist != nil {
-			next.histograms[k] = histogram{count: v.hist.count, sum: v.hist.sum, buckets: append([]uint64(nil), v.hist.buckets...)}
+			next.histograms[k] = *v.hist
 		} else {
 			next.counters[k] = v.counter
 		}
