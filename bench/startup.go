@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -130,20 +129,13 @@ func exporterBinary(o *options) (string, error) {
 	if o.exporter != "" {
 		return o.exporter, nil
 	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the module: run the command from the repository, or pass -exporter")
-	}
-	root := filepath.Dir(gomod)
+	// Build by import path: it works from any directory of the module, and
+	// needs no lookup of the module root (which went through `go env`).
 	exe := filepath.Join(o.tmp, "timpush_exporter")
-	cmd := exec.Command("go", "build", "-o", exe, ".")
-	cmd.Dir, cmd.Stderr = root, os.Stderr
+	cmd := exec.Command("go", "build", "-o", exe, "github.com/timpush/timpush_exporter")
+	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the exporter in %s: %w", root, err)
+		return "", fmt.Errorf("building the exporter (run from the repository, or pass -exporter): %w", err)
 	}
 	return exe, nil
 }

@@ -74,13 +74,17 @@ func (s *stack) handler(c Tracer, wait time.Duration) http.Handler {
 	})
 }
 
-// interesting reports whether tr has several instances, a failure and a click.
+// interesting reports whether tr has several instances, a failure and a
+// click. The click must be on an instance without a failure (say, of its
+// online route), since the page then sums that instance up as "clicked".
 func interesting(tr *timapi.Trace) (fail, click bool) {
 	for _, in := range tr.Instances {
+		failed := false
 		for _, st := range in.Stages {
-			fail = fail || st.Status == timapi.StatusFailure
+			failed = failed || st.Status == timapi.StatusFailure
 		}
-		click = click || in.Stages[timapi.StageClick].Status == timapi.StatusSuccess
+		fail = fail || failed
+		click = click || (!failed && in.Stages[timapi.StageClick].Status == timapi.StatusSuccess)
 	}
 	return fail && len(tr.Instances) > 1, click && len(tr.Instances) > 1
 }
