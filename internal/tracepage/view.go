@@ -144,9 +144,11 @@ func buildStage(s timapi.Stage, in *timapi.Instance, loc *time.Location, describ
 	return st
 }
 
-// summarize names the furthest stage reached, or the first failure.
+// summarize names the first failure, else the best outcome: clicked, then
+// delivered (by either route), else the furthest stage reached.
 func summarize(stages []Stage) (text, class string) {
 	furthest := ""
+	clicked, delivered := false, false
 	for _, st := range stages {
 		switch st.Status {
 		case StatusFailure:
@@ -157,15 +159,17 @@ func summarize(stages []Stage) (text, class string) {
 			return text, "fail"
 		case StatusSuccess:
 			furthest = st.Title
+			clicked = clicked || st.Title == stageTitles[timapi.StageClick]
+			delivered = delivered || st.Title == stageTitles[timapi.StageDevice] || st.Title == stageTitles[timapi.StageOnlineDevice]
 		}
 	}
-	switch furthest {
-	case "":
-		return "nothing reported yet", "wait"
-	case stageTitles[timapi.StageClick]:
+	switch {
+	case clicked:
 		return "clicked", "ok"
-	case stageTitles[timapi.StageDevice], stageTitles[timapi.StageOnlineDevice]:
+	case delivered:
 		return "delivered", "ok"
+	case furthest == "":
+		return "nothing reported yet", "wait"
 	}
 	return "reached " + furthest, "wait"
 }
