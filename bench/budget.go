@@ -115,8 +115,9 @@ func budgetRun(o *options, rl float64, warm, dur time.Duration) (row, error) {
 	for i := 1; i < len(times); i++ {
 		gaps = append(gaps, times[i].Sub(times[i-1]))
 	}
-	r.figure = fmt.Sprintf("%.3f calls/s over %.1f s = %.4f of rate_limit; gap between calls min %s, median %s (1/rate_limit = %s); %d over the limit (simulator), %d calls in all, %.0f still pending",
-		rate, span.Seconds(), rate/rl, ms(percentile(gaps, 0)), ms(percentile(gaps, 50)), ms(time.Duration(float64(time.Second)/rl)), stats.OverLimit, stats.Calls, pending)
+	r.figure = fmt.Sprintf("%.3f calls/s over %.1f s = %.4f of rate_limit; gap between calls min %s, median %s, p99 %s, max %s (1/rate_limit = %s); %d over the limit (simulator), %d calls in all, %.0f still pending",
+		rate, span.Seconds(), rate/rl, ms(percentile(gaps, 0)), ms(percentile(gaps, 50)), ms(percentile(gaps, 99)), ms(percentile(gaps, 100)),
+		ms(time.Duration(float64(time.Second)/rl)), stats.OverLimit, stats.Calls, pending)
 	r.met = verdict(rate/rl >= 0.99 && stats.OverLimit == 0 && pending > 0)
 	logf("budget rate_limit %g: %s", rl, r.figure)
 	return r, nil

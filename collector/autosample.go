@@ -3,8 +3,6 @@ package collector
 import (
 	"math"
 	"time"
-
-	"github.com/timpush/timpush_exporter/internal/pacer"
 )
 
 const (
@@ -22,6 +20,12 @@ const (
 	// sampled, so that every one is first queried within query_delay plus
 	// about a minute (queue.go's lateAfter).
 	autoDrainWithin = 30 * time.Second
+	// autoQueueFor is how much due work, in seconds of calls, counts as the
+	// normal queue of a busy budget rather than a pile-up: sampled PushIDs
+	// arrive at random, so at 90 % load a few are always waiting their
+	// turn. Only the backlog beyond it is drained. (Draining all of it
+	// settled the ratio near 60 % of the budget.)
+	autoQueueFor = 20 * time.Second
 	// autoRateWindow is the time constant of the arrival-rate average.
 	autoRateWindow = time.Minute
 	// autoMinRatio keeps a trickle of samples even under a flood.
@@ -37,8 +41,9 @@ const (
 // first queries plus requeries — fill the rate_limit budget with a little
 // headroom, and the backlog of due work stays short.
 //
-// ratio = (budget − backlog / autoDrainWithin) / (arrival rate × calls per
-// sampled push): the budget left after working off the due backlog. Calls per push
+// ratio = (budget − pile-up / autoDrainWithin) / (arrival rate × calls per
+// sampled push): the budget left after working off due work beyond the
+// normal queue. Calls per push
 // is learnt from what finished pushes actually cost (a push whose stages
 // all arrive early costs one call; one that waits for clicks costs
 // 1 + len(requery_after)).
@@ -88,7 +93,8 @@ func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
 
 // target is the ratio that fits arrivals per second into the budget.
 func (a *autoSampler) target(arrivals, rateLimit float64, backlog int) float64 {
-	budget := rateLimit/pacer.Headroom*autoBudgetShare - float64(backlog)/autoDrainWithin.Seconds()
+	pileUp := max(float64(backlog)-rateLimit*autoQueueFor.Seconds(), 0)
+	budget := rateLimit*autoBudgetShare - pileUp/autoDrainWithin.Seconds()
 	target := 1.0
 	if demand := arrivals * a.callsPerPush; demand > 0 {
 		target = budget / demand

@@ -1,10 +1,33 @@
 // Package pacer spaces the REST calls of one app so that the documented limit
 // (one call per second for the push-trace API) is never exceeded, whatever
 // mixes of first queries, retries, trace-page lookups and reloads share it.
+//
+// The limit is enforced where it is counted: at the server, on arrival. A
+// call sent on time can arrive late (a slow network, a busy host at either
+// end), and the next one, sent a second later, can then reach the server
+// less than a second after it. A fixed headroom big enough for the worst
+// delay wastes budget on every call, so the pacer learns from each call when
+// it can have arrived at the latest, and spaces the next calls from that:
+//
+//   - a call whose reply came back arrived at the latest when the reply's
+//     first byte came back, less the shortest round trip seen recently (the
+//     way back and the server's own work take at least that long);
+//   - a call that got no reply arrived, if at all, before it was given up;
+//   - a call that was never written (the connection could not be made) did
+//     not arrive and does not count;
+//   - a call still in flight counts as arriving at any moment, so the next
+//     call that would exceed the limit waits for its outcome.
+//
+// The server is modelled as the simulator models it: at most N calls in any
+// sliding window of W, where N/W is rate_limit (N = rate_limit and W = 1 s
+// from 1 call/s up, N = 1 and W = 1/rate_limit below). Between those
+// arrival-based checks a token bucket spreads the calls evenly.
 package pacer
 
 import (
 	"context"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,116 +36,205 @@ import (
 	"github.com/timpush/timpush_exporter/internal/clock"
 )
 
-// Headroom stretches the interval between calls by 5 %: any rate_limit+1
-// calls in a row then span at least 1.05 s, so that one call reaching the
-// server up to 50 ms later than the ones after it (network queueing, a busy
-// host at either end) still does not put them inside one server-side
-// second. It costs 5 % of the budget. (0.5 % was too little: with the
-// exporter and the simulator on one busy 2-core host, a call sent on time
-// reached the server up to 35 ms later than the ones after it, and the
-// acceptance tests saw 1-5 of every 130-250 calls over the limit.)
-const Headroom = 1.05
+// Margin is added to every window: the clocks' resolution and a timer that
+// fires a little early must not bring a call inside the window. At 1 call/s
+// it costs 0.1 % of the budget.
+const Margin = time.Millisecond
 
-// Pacer is a token bucket of burst 1: calls are at least 1/rate apart.
-//
-// The bucket spaces the slots it hands out; the times at which waiting
-// callers are actually let through are spaced as well. A caller that wakes
-// up late for its slot (a busy host, a stopped process) would otherwise be
-// followed by the next one less than an interval later, and six calls at
-// 5/s would land inside one second.
+// rttSamples is how many recent round trips the shortest one is taken
+// from: enough to see an unloaded trip, few enough to follow a route that
+// got slower for good (a slower route only makes the pacer more careful).
+const rttSamples = 32
+
+// Pacer lets one app's calls through so that the server never counts more
+// than its limit. It is safe for concurrent use.
 type Pacer struct {
 	clock clock.Clock
 
-	mu       sync.Mutex
-	lim      *rate.Limiter
-	released time.Time // when the last caller was let through
+	mu        sync.Mutex
+	lim       *rate.Limiter // spreads calls evenly, one every 1/rate
+	perWindow int           // N: calls the server accepts per window
+	window    time.Duration // W
+	rate      float64
+	calls     []*call // calls that may still be inside a window, in release order
+	rtts      [rttSamples]time.Duration
+	nrtt      int // samples in rtts (up to rttSamples); the next goes to nrtt % rttSamples
 }
 
-// New returns a pacer for perSecond calls per second. The bucket starts
-// empty, so the first call after a (re)start also waits one interval: a
-// process restarted right after its last call still keeps the limit.
+// call is one call let through.
+type call struct {
+	finished bool          // Done was called
+	counted  bool          // the server may have counted it (valid when finished)
+	arrived  time.Time     // at the latest (valid when finished and counted)
+	done     chan struct{} // closed when finished
+}
+
+// New returns a pacer for perSecond calls per second. It starts as if the
+// server had just counted a full window of calls: a process restarted right
+// after its last calls still keeps the limit.
 func New(perSecond float64, clk clock.Clock) *Pacer {
-	lim := rate.NewLimiter(limitFor(perSecond), 1)
-	lim.ReserveN(clk.Now(), 1)
-	return &Pacer{clock: clk, lim: lim}
+	p := &Pacer{clock: clk, lim: rate.NewLimiter(rate.Limit(perSecond), 1)}
+	now := clk.Now()
+	p.lim.ReserveN(now, 1) // the bucket starts empty
+	p.setWindowLocked(perSecond)
+	for range p.perWindow {
+		p.calls = append(p.calls, &call{finished: true, counted: true, arrived: now, done: closed})
+	}
+	return p
 }
 
-func limitFor(perSecond float64) rate.Limit {
-	return rate.Limit(perSecond / Headroom)
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// setWindowLocked derives the server's window from a rate.
+func (p *Pacer) setWindowLocked(perSecond float64) {
+	p.rate = perSecond
+	if perSecond >= 1 {
+		p.perWindow = int(math.Floor(perSecond))
+		p.window = time.Second
+		return
+	}
+	p.perWindow = 1
+	p.window = time.Duration(float64(time.Second) / perSecond)
 }
 
-// SetRate changes the rate; calls already waiting keep their slot.
+// SetRate changes the rate; calls already waiting keep their place, and
+// calls already made still count against the new window.
 func (p *Pacer) SetRate(perSecond float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.lim.SetLimitAt(p.clock.Now(), limitFor(perSecond))
+	p.lim.SetLimitAt(p.clock.Now(), rate.Limit(perSecond))
+	p.setWindowLocked(perSecond)
 }
 
-// Rate returns the configured calls per second (without headroom).
+// Rate returns the configured calls per second.
 func (p *Pacer) Rate() float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return float64(p.lim.Limit()) * Headroom
+	return p.rate
 }
 
 // Wait blocks until the caller may make one call, or ctx ends. A cancelled
-// wait gives its slot back.
-func (p *Pacer) Wait(ctx context.Context) error {
+// wait gives its place back.
+//
+// On success the caller must report the call's outcome with done, exactly
+// once (further calls are ignored); until then the call counts as arriving
+// at any moment. sent is when the request was completely written, replied
+// when the first byte of the reply came back; either is zero when it did
+// not happen. Zero for both means nothing left the process, so the call did
+// not count at the server.
+func (p *Pacer) Wait(ctx context.Context) (done func(sent, replied time.Time), err error) {
 	p.mu.Lock()
 	now := p.clock.Now()
 	r := p.lim.ReserveN(now, 1)
 	p.mu.Unlock()
-	if err := p.sleep(ctx, r.DelayFrom(now)); err != nil {
+	if err := p.sleep(ctx, r.DelayFrom(now), nil); err != nil {
 		p.mu.Lock()
 		r.CancelAt(p.clock.Now())
 		p.mu.Unlock()
-		return err
+		return nil, err
 	}
 	for {
 		p.mu.Lock()
-		now = p.clock.Now()
-		wait := p.untilSpacedLocked(now)
-		if wait <= slack {
-			p.released = now
+		wait, inFlight := p.untilFreeLocked(p.clock.Now())
+		if wait <= 0 && inFlight == nil {
+			c := &call{done: make(chan struct{})}
+			p.calls = append(p.calls, c)
 			p.mu.Unlock()
-			return nil
+			return func(sent, replied time.Time) { p.finish(c, sent, replied) }, nil
 		}
 		p.mu.Unlock()
-		if err := p.sleep(ctx, wait); err != nil {
-			return err // the slot's time has passed: nothing to give back
+		if err := p.sleep(ctx, wait, inFlight); err != nil {
+			return nil, err // the bucket's slot has passed: nothing to give back
 		}
 	}
 }
 
-// slack absorbs the rounding between the limiter's interval and ours, so
-// that a caller woken exactly on time does not sleep again for nanoseconds.
-const slack = time.Microsecond
-
-// untilSpacedLocked is how long a caller at now must still wait for one
-// interval to have passed since the last caller was let through.
-func (p *Pacer) untilSpacedLocked(now time.Time) time.Duration {
-	if p.released.IsZero() || p.lim.Limit() <= 0 {
-		return 0
+// untilFreeLocked is how long a call made at now must still wait for the
+// server's window to have room, or, when that depends on a call in flight,
+// that call's done channel. It forgets calls that can no longer be inside
+// any window.
+func (p *Pacer) untilFreeLocked(now time.Time) (time.Duration, <-chan struct{}) {
+	span := p.window + Margin
+	var leave []time.Time // when each finished call that counts leaves the window
+	var inFlight <-chan struct{}
+	kept := p.calls[:0]
+	for _, c := range p.calls {
+		switch {
+		case !c.finished:
+			inFlight = c.done
+		case !c.counted || !now.Before(c.arrived.Add(span)):
+			continue
+		default:
+			leave = append(leave, c.arrived.Add(span))
+		}
+		kept = append(kept, c)
 	}
-	interval := time.Duration(float64(time.Second) / float64(p.lim.Limit()))
-	return p.released.Add(interval).Sub(now)
+	clear(p.calls[len(kept):])
+	p.calls = kept
+	excess := len(kept) - p.perWindow + 1 // calls that must leave before one more fits
+	if excess <= 0 {
+		return 0, nil
+	}
+	if excess > len(leave) {
+		return 0, inFlight // only an outcome can tell when
+	}
+	slices.SortFunc(leave, func(a, b time.Time) int { return a.Compare(b) })
+	return leave[excess-1].Sub(now), nil
 }
 
-func (p *Pacer) sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
+// finish records a call's outcome (see Wait).
+func (p *Pacer) finish(c *call, sent, replied time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.finished {
+		return
+	}
+	c.finished = true
+	switch {
+	case !replied.IsZero():
+		if !sent.IsZero() && !replied.Before(sent) {
+			p.rtts[p.nrtt%rttSamples] = replied.Sub(sent)
+			p.nrtt++
+		}
+		c.counted, c.arrived = true, replied.Add(-p.minRTTLocked())
+	case !sent.IsZero():
+		c.counted, c.arrived = true, p.clock.Now()
+	}
+	close(c.done)
+}
+
+// minRTTLocked is the shortest recent round trip, zero before the first.
+func (p *Pacer) minRTTLocked() time.Duration {
+	n := min(p.nrtt, rttSamples)
+	if n == 0 {
+		return 0
+	}
+	return slices.Min(p.rtts[:n])
+}
+
+// sleep waits for d, or for ch to be closed when ch is not nil.
+func (p *Pacer) sleep(ctx context.Context, d time.Duration, ch <-chan struct{}) error {
+	if ch == nil && d <= 0 {
 		return nil
 	}
-	t := p.clock.NewTimer(d)
-	defer t.Stop()
+	var fired <-chan time.Time
+	if ch == nil {
+		t := p.clock.NewTimer(d)
+		defer t.Stop()
+		fired = t.C()
+	}
 	select {
-	case <-t.C():
+	case <-fired:
+		return nil
+	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Delay reports how long a call made now would wait, without reserving.
+// Delay reports how long a call made now would wait, without reserving; a
+// call in flight that holds the window up counts as finishing now.
 func (p *Pacer) Delay() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -130,5 +242,6 @@ func (p *Pacer) Delay() time.Duration {
 	r := p.lim.ReserveN(now, 1)
 	d := r.DelayFrom(now)
 	r.CancelAt(now)
-	return max(d, p.untilSpacedLocked(now))
+	w, _ := p.untilFreeLocked(now)
+	return max(d, w)
 }

@@ -2,6 +2,9 @@ package pacer
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,111 +13,231 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 
-// intervalAt is the spacing of calls at perSecond.
-func intervalAt(perSecond float64) time.Duration {
-	return time.Duration(float64(time.Second) * Headroom / perSecond)
+// released is one call let through: when, and how to report its outcome.
+type released struct {
+	at   time.Time
+	done func(sent, replied time.Time)
 }
 
 // release runs Wait in a goroutine and returns a channel that yields the
 // fake time at which Wait returned.
-func release(p *Pacer, clk *clock.Fake) <-chan time.Time {
-	ch := make(chan time.Time, 1)
+func release(p *Pacer, clk clock.Clock) <-chan released {
+	ch := make(chan released, 1)
 	go func() {
-		if err := p.Wait(context.Background()); err != nil {
+		done, err := p.Wait(context.Background())
+		if err != nil {
 			panic(err)
 		}
-		ch <- clk.Now()
+		ch <- released{clk.Now(), done}
 	}()
 	return ch
 }
 
-// TestLateWakeUpDelaysTheNextCall: a caller that wakes up late for its slot
-// (a busy host) is let through late, and the next caller must still be a
-// whole interval behind it, not at the bucket's next slot. Without that, at
-// 5 calls/s one late wake-up put six calls inside one second.
-func TestLateWakeUpDelaysTheNextCall(t *testing.T) {
-	clk := clock.NewFake(t0)
-	p := New(5, clk)
-	interval := intervalAt(5)
-
-	first := release(p, clk)
-	clk.BlockUntil(1)
-	slot, _ := clk.NextDeadline()
-	if got := slot.Sub(t0); got < interval-time.Microsecond {
-		t.Fatalf("first slot %v after start, want one interval (%v): the bucket starts empty", got, interval)
-	}
-	clk.Set(slot.Add(30 * time.Millisecond)) // woken 30 ms late
-	at1 := <-first
-
-	at2 := finish(clk, release(p, clk))
-	if gap := at2.Sub(at1); gap < interval-time.Microsecond {
-		t.Fatalf("second call %v after the first, want at least %v", gap, interval)
-	}
-}
-
-// finish steps the fake clock to each deadline the pacer sleeps until and
-// returns the time at which Wait returned on ch.
-func finish(clk *clock.Fake, ch <-chan time.Time) time.Time {
+// step moves the fake clock to each deadline the pacer sleeps until, plus
+// late (a caller woken late), and returns the release on ch.
+func step(clk *clock.Fake, ch <-chan released, late time.Duration) released {
 	for {
 		waiting := make(chan struct{})
 		go func() { clk.BlockUntil(1); close(waiting) }()
 		select {
-		case at := <-ch:
+		case r := <-ch:
 			t := clk.NewTimer(time.Hour) // lets the BlockUntil above return
 			<-waiting
 			t.Stop()
-			return at
+			return r
 		case <-waiting:
 			next, _ := clk.NextDeadline()
-			clk.Set(next)
+			clk.Set(next.Add(late))
 		}
 	}
 }
 
-// TestSpacingOnTime: callers woken on time are exactly one interval apart,
-// and Delay says how long the next one would wait.
-func TestSpacingOnTime(t *testing.T) {
+// TestOneCallPerSecondUsesTheBudget: at 1 call/s with replies at once,
+// calls are 1 s plus Margin apart, from the first: the whole budget but
+// 0.1 %, never more. The first waits a full second, as if the previous
+// process had just called.
+func TestOneCallPerSecondUsesTheBudget(t *testing.T) {
+	clk := clock.NewFake(t0)
+	p := New(1, clk)
+	prev := t0
+	for i := range 5 {
+		r := step(clk, release(p, clk), 0)
+		if gap := r.at.Sub(prev); gap != time.Second+Margin {
+			t.Fatalf("call %d: %v after the previous one, want %v", i, gap, time.Second+Margin)
+		}
+		r.done(r.at, r.at)
+		prev = r.at
+	}
+	if d := p.Delay(); d != time.Second+Margin {
+		t.Fatalf("Delay() = %v right after a call, want %v", d, time.Second+Margin)
+	}
+}
+
+// TestLateReplyDelaysTheNextCall: a call whose reply came back late may
+// have reached the server late, so the next one is spaced from when it
+// arrived at the latest: the reply less the shortest round trip seen.
+func TestLateReplyDelaysTheNextCall(t *testing.T) {
+	clk := clock.NewFake(t0)
+	p := New(1, clk)
+	const rtt = 40 * time.Millisecond
+	r := step(clk, release(p, clk), 0)
+	clk.Advance(rtt)
+	r.done(r.at, clk.Now()) // a normal round trip: the shortest seen
+
+	r = step(clk, release(p, clk), 0)
+	if gap := r.at.Sub(clk.Now().Add(-rtt)); gap < 0 {
+		t.Fatalf("second call released %v early", -gap)
+	}
+	sent := r.at
+	clk.Advance(rtt + 300*time.Millisecond) // held up somewhere on the way
+	r.done(sent, clk.Now())
+
+	r2 := step(clk, release(p, clk), 0)
+	want := sent.Add(300 * time.Millisecond).Add(time.Second + Margin)
+	if r2.at.Before(want) {
+		t.Fatalf("third call %v after the second was sent, want at least %v (it may have arrived 300 ms late)",
+			r2.at.Sub(sent), want.Sub(sent))
+	}
+	if r2.at.After(want) {
+		t.Fatalf("third call %v after the second was sent, want %v: budget wasted", r2.at.Sub(sent), want.Sub(sent))
+	}
+}
+
+// TestNoReplyCountsUntilGivenUp: a call that got no reply may have arrived
+// at any time before it was given up.
+func TestNoReplyCountsUntilGivenUp(t *testing.T) {
+	clk := clock.NewFake(t0)
+	p := New(1, clk)
+	r := step(clk, release(p, clk), 0)
+	clk.Advance(10 * time.Second) // the client's timeout
+	gaveUp := clk.Now()
+	r.done(r.at, time.Time{})
+	r2 := step(clk, release(p, clk), 0)
+	if want := gaveUp.Add(time.Second + Margin); !r2.at.Equal(want) {
+		t.Fatalf("next call %v after giving up, want %v", r2.at.Sub(gaveUp), want.Sub(gaveUp))
+	}
+}
+
+// TestUnsentCallDoesNotCount: a call that never left the process (the
+// connection could not be made) does not hold up the next one beyond the
+// bucket's even spacing.
+func TestUnsentCallDoesNotCount(t *testing.T) {
+	clk := clock.NewFake(t0)
+	p := New(1, clk)
+	r := step(clk, release(p, clk), 0)
+	r.done(time.Time{}, time.Time{})
+	// The bucket's slots are t0+1s, t0+2s, ...; the first call waited for
+	// the window New starts with, the second only for its slot.
+	r2 := step(clk, release(p, clk), 0)
+	if want := t0.Add(2 * time.Second); !r2.at.Equal(want) {
+		t.Fatalf("next call %v after an unsent one, want %v (the bucket's slot)", r2.at.Sub(r.at), want.Sub(r.at))
+	}
+}
+
+// TestCallInFlightHoldsTheWindow: while a call has no outcome it may
+// arrive at any moment, so the next call waits for the outcome, however
+// long that takes, and then a full window.
+func TestCallInFlightHoldsTheWindow(t *testing.T) {
+	clk := clock.NewFake(t0)
+	p := New(1, clk)
+	r := step(clk, release(p, clk), 0)
+	r.done(r.at, r.at) // a quick round trip
+	r = step(clk, release(p, clk), 0)
+	next := release(p, clk)
+	clk.Advance(5 * time.Second)
+	select {
+	case r2 := <-next:
+		t.Fatalf("a call was let through %v after one still in flight", r2.at.Sub(r.at))
+	default:
+	}
+	r.done(r.at, clk.Now())
+	done := clk.Now()
+	if r2 := step(clk, next, 0); !r2.at.Equal(done.Add(time.Second + Margin)) {
+		t.Fatalf("next call %v after the outcome, want %v", r2.at.Sub(done), time.Second+Margin)
+	}
+}
+
+// TestWindowHoldsWithLateWakeUps: at 5 calls/s, callers woken up to 80 ms
+// late still never put six calls inside one second (plus Margin), and the
+// bucket catches up, so the budget is used.
+func TestWindowHoldsWithLateWakeUps(t *testing.T) {
 	clk := clock.NewFake(t0)
 	p := New(5, clk)
-	interval := intervalAt(5)
-	var prev time.Time
-	for i := range 6 {
-		ch := release(p, clk)
-		clk.BlockUntil(1)
-		next, _ := clk.NextDeadline()
-		clk.Set(next)
-		at := <-ch
-		if i > 0 {
-			if gap := at.Sub(prev); gap < interval-time.Microsecond || gap > interval+time.Microsecond {
-				t.Fatalf("call %d: %v after the previous one, want %v", i, gap, interval)
-			}
-		}
-		prev = at
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var at []time.Time
+	for range 60 {
+		r := step(clk, release(p, clk), time.Duration(rnd.Int64N(int64(80*time.Millisecond))))
+		r.done(r.at, r.at)
+		at = append(at, r.at)
 	}
-	if d := p.Delay(); d < interval-time.Microsecond || d > interval+time.Microsecond {
-		t.Fatalf("Delay() = %v right after a call, want %v", d, interval)
+	for i := 5; i < len(at); i++ {
+		if span := at[i].Sub(at[i-5]); span < time.Second+Margin {
+			t.Fatalf("calls %d..%d span %v: six calls inside one second", i-5, i, span)
+		}
+	}
+	if rate := float64(len(at)-1) / at[len(at)-1].Sub(at[0]).Seconds(); rate < 5*0.9 {
+		t.Fatalf("%.2f calls/s at rate 5 with late wake-ups: the budget is not used", rate)
 	}
 }
 
 // TestCancelledWaitGivesItsSlotBack: a wait ended by its context does not
-// use up the slot.
+// use up the bucket's slot.
 func TestCancelledWaitGivesItsSlotBack(t *testing.T) {
 	clk := clock.NewFake(t0)
-	p := New(1, clk)
+	p := New(4, clk) // the bucket's interval (250 ms) is shorter than the window
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- p.Wait(ctx) }()
+	go func() { _, err := p.Wait(ctx); errc <- err }()
 	clk.BlockUntil(1)
 	cancel()
 	if err := <-errc; err == nil {
 		t.Fatal("Wait returned nil after its context was cancelled")
 	}
-	ch := release(p, clk)
-	clk.BlockUntil(1)
-	next, _ := clk.NextDeadline()
-	if d := next.Sub(t0); d > intervalAt(1)+time.Microsecond {
-		t.Fatalf("next slot %v after start: the cancelled wait kept its slot", d)
+	// Four calls fit the window that New starts with (one second from t0);
+	// had the cancelled wait kept its slot, they would be 250 ms later.
+	var last time.Time
+	for range 4 {
+		r := step(clk, release(p, clk), 0)
+		r.done(r.at, r.at)
+		last = r.at
 	}
-	clk.Set(next)
-	<-ch
+	if want := t0.Add(time.Second + Margin + 750*time.Millisecond); last.After(want) {
+		t.Fatalf("fourth call at %v after start, want by %v: the cancelled wait kept its slot", last.Sub(t0), want.Sub(t0))
+	}
+}
+
+// TestConcurrentCallersRealClock: four callers sharing a pacer at 100/s on
+// the real clock never put more than 100 calls in any second (by release
+// time, replies at once).
+func TestConcurrentCallersRealClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 1.5 s on the real clock")
+	}
+	p := New(100, clock.Real{})
+	var mu sync.Mutex
+	var at []time.Time
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 40 {
+				done, err := p.Wait(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				now := time.Now()
+				mu.Lock()
+				at = append(at, now)
+				mu.Unlock()
+				done(now, now)
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(at, time.Time.Compare)
+	for i := 100; i < len(at); i++ {
+		if span := at[i].Sub(at[i-100]); span < time.Second {
+			t.Fatalf("calls %d..%d span %v: 101 calls inside one second", i-100, i, span)
+		}
+	}
 }

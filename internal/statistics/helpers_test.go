@@ -178,7 +178,9 @@ func (f *fakeAPI) set(statistics, loss string) {
 // noLimit lets every call through: these tests are not about pacing.
 type noLimit struct{}
 
-func (noLimit) Wait(context.Context) error { return nil }
+func (noLimit) Wait(context.Context) (func(sent, replied time.Time), error) {
+	return func(time.Time, time.Time) {}, nil
+}
 
 // newClient is a real client for url; one attempt per call, so a failure
 // needs no back-off on the clock.

@@ -8,10 +8,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/timpush/timpush_exporter/internal/clock"
 )
 
 // maxReplyBytes bounds what is read of a reply. A trace lists one element per
@@ -31,16 +35,18 @@ func (c *Client) call(ctx context.Context, api string, req any, decode func([]by
 	}
 	renewed, forceSig := false, false
 	for attempt := 1; ; attempt++ {
-		if err := c.lim.Wait(ctx); err != nil {
+		done, err := c.lim.Wait(ctx)
+		if err != nil {
 			return fmt.Errorf("timapi: %s: waiting for the rate limiter: %w", api, err)
 		}
 		sig, err := c.signer.get(forceSig)
 		if err != nil {
+			done(time.Time{}, time.Time{}) // nothing was sent
 			return err
 		}
 		forceSig = false
 		start := c.clock.Now()
-		e := c.attempt(ctx, api, body, sig, decode)
+		e := c.attempt(ctx, api, body, sig, decode, done)
 		if e != nil && ctx.Err() != nil {
 			// Aborted by our caller (shutdown, deadline): says nothing about
 			// Tencent, so it is neither observed nor retried.
@@ -80,6 +86,35 @@ func (c *Client) call(ctx context.Context, api string, req any, decode func([]by
 	}
 }
 
+// wireTimes records when a request was written and when its reply began.
+// The hooks run on the transport's goroutines, possibly after Do returned.
+type wireTimes struct {
+	mu            sync.Mutex
+	sent, replied time.Time
+}
+
+func (w *wireTimes) trace(clk clock.Clock) *httptrace.ClientTrace {
+	set := func(t *time.Time) {
+		now := clk.Now()
+		w.mu.Lock()
+		*t = now
+		w.mu.Unlock()
+	}
+	return &httptrace.ClientTrace{
+		// Called once the request is in the connection's buffer: it may
+		// leave a moment later, never earlier. A failed write counts as
+		// sent, since part of it may have reached the server.
+		WroteRequest:         func(httptrace.WroteRequestInfo) { set(&w.sent) },
+		GotFirstResponseByte: func() { set(&w.replied) },
+	}
+}
+
+func (w *wireTimes) get() (sent, replied time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sent, w.replied
+}
+
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -94,8 +129,12 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// attempt makes one HTTP request and classifies its outcome.
-func (c *Client) attempt(ctx context.Context, api string, body []byte, sig string, decode func([]byte) error) *Error {
+// attempt makes one HTTP request and classifies its outcome. It reports
+// to done when the request was written and when the reply began.
+func (c *Client) attempt(ctx context.Context, api string, body []byte, sig string, decode func([]byte) error, done func(sent, replied time.Time)) *Error {
+	var times wireTimes
+	defer func() { done(times.get()) }()
+	ctx = httptrace.WithClientTrace(ctx, times.trace(c.clock))
 	path := "/v4/timpush/" + api
 	fail := func(class Class, status int, err error) *Error {
 		return &Error{Class: class, HTTPStatus: status, Err: err, op: api}

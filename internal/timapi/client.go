@@ -18,9 +18,12 @@ import (
 )
 
 // Limiter is satisfied by *pacer.Pacer. Every HTTP attempt (retries
-// included) calls Wait first.
+// included) calls Wait first, and reports through the returned function
+// when its request was written and when the first byte of the reply came
+// back (zero times for what did not happen), so that the limiter can space
+// the next calls by when this one reached the server.
 type Limiter interface {
-	Wait(ctx context.Context) error
+	Wait(ctx context.Context) (done func(sent, replied time.Time), err error)
 }
 
 // Observer is told about each HTTP attempt. errorCode is "" on success, else

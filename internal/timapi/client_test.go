@@ -232,3 +232,48 @@ func asError(t *testing.T, err error) *Error {
 	}
 	return e
 }
+
+// TestReportsWhenCallsReachedTheWire: each attempt tells the limiter when
+// its request was written and when the reply began, so that the pacer can
+// space calls by when they reached Tencent; a request that never left the
+// process reports neither, one cut off before any reply only the first.
+func TestReportsWhenCallsReachedTheWire(t *testing.T) {
+	clk := clock.NewFake(testStart)
+	api := newFakeAPI(t, clk)
+	o, lim, _ := testOptions(api, clk)
+	o.MaxAttempts = 1
+	if _, err := mustNew(t, o).Trace(context.Background(), "p1"); err != nil {
+		t.Fatal(err)
+	}
+	hangUp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer hangUp.Close()
+	o.BaseURL = hangUp.URL
+	if _, err := mustNew(t, o).Trace(context.Background(), "p2"); err == nil {
+		t.Fatal("a connection closed without a reply gave no error")
+	}
+	refused := httptest.NewServer(http.NotFoundHandler())
+	o.BaseURL = refused.URL
+	refused.Close() // nothing listens there any more
+	if _, err := mustNew(t, o).Trace(context.Background(), "p3"); err == nil {
+		t.Fatal("a refused connection gave no error")
+	}
+
+	got := lim.done()
+	if len(got) != 3 {
+		t.Fatalf("%d outcomes reported for 3 attempts", len(got))
+	}
+	if got[0].sent.IsZero() || got[0].replied.IsZero() {
+		t.Errorf("answered call reported sent %v, replied %v; want both", got[0].sent, got[0].replied)
+	}
+	if got[1].sent.IsZero() || !got[1].replied.IsZero() {
+		t.Errorf("call cut off reported sent %v, replied %v; want only sent", got[1].sent, got[1].replied)
+	}
+	if !got[2].sent.IsZero() || !got[2].replied.IsZero() {
+		t.Errorf("refused call reported sent %v, replied %v; want neither", got[2].sent, got[2].replied)
+	}
+}

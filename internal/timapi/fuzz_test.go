@@ -9,7 +9,9 @@ import (
 
 type nopLimiter struct{}
 
-func (nopLimiter) Wait(context.Context) error { return nil }
+func (nopLimiter) Wait(context.Context) (func(sent, replied time.Time), error) {
+	return func(time.Time, time.Time) {}, nil
+}
 
 // FuzzTraceReply feeds arbitrary reply bodies through the same envelope
 // classification and trace decoding as a real call: no panic, and a

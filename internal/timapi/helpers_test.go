@@ -105,12 +105,32 @@ func (f *fakeAPI) requests() []recorded {
 	return append([]recorded(nil), f.reqs...)
 }
 
-// countingLimiter counts Wait calls and never delays.
-type countingLimiter struct{ n atomic.Int64 }
+// countingLimiter counts Wait calls, never delays, and records what each
+// call reported when it was done.
+type countingLimiter struct {
+	n       atomic.Int64
+	mu      sync.Mutex
+	reports []wireReport
+}
 
-func (l *countingLimiter) Wait(ctx context.Context) error {
+type wireReport struct{ sent, replied time.Time }
+
+func (l *countingLimiter) Wait(ctx context.Context) (func(sent, replied time.Time), error) {
 	l.n.Add(1)
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return func(sent, replied time.Time) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.reports = append(l.reports, wireReport{sent, replied})
+	}, nil
+}
+
+func (l *countingLimiter) done() []wireReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]wireReport(nil), l.reports...)
 }
 
 // recObserver records the label of each observed attempt.
