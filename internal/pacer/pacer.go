@@ -10,8 +10,8 @@
 // it can have arrived at the latest, and spaces the next calls from that:
 //
 //   - a call whose reply came back arrived at the latest when the reply's
-//     first byte came back, less the shortest round trip seen recently (the
-//     way back and the server's own work take at least that long);
+//     first byte came back, less the shortest round trip seen in the last
+//     hour (trip.go says why that is safe);
 //   - a call that got no reply arrived, if at all, before it was given up;
 //   - a call that was never written (the connection could not be made) did
 //     not arrive and does not count;
@@ -41,11 +41,6 @@ import (
 // it costs 0.1 % of the budget.
 const Margin = time.Millisecond
 
-// rttSamples is how many recent round trips the shortest one is taken
-// from: enough to see an unloaded trip, few enough to follow a route that
-// got slower for good (a slower route only makes the pacer more careful).
-const rttSamples = 32
-
 // Pacer lets one app's calls through so that the server never counts more
 // than its limit. It is safe for concurrent use.
 type Pacer struct {
@@ -57,8 +52,7 @@ type Pacer struct {
 	window    time.Duration // W
 	rate      float64
 	calls     []*call // calls that may still be inside a window, in release order
-	rtts      [rttSamples]time.Duration
-	nrtt      int // samples in rtts (up to rttSamples); the next goes to nrtt % rttSamples
+	trips     shortestTrip
 }
 
 // call is one call let through.
@@ -193,23 +187,13 @@ func (p *Pacer) finish(c *call, sent, replied time.Time) {
 	switch {
 	case !replied.IsZero():
 		if !sent.IsZero() && !replied.Before(sent) {
-			p.rtts[p.nrtt%rttSamples] = replied.Sub(sent)
-			p.nrtt++
+			p.trips.add(replied, replied.Sub(sent))
 		}
-		c.counted, c.arrived = true, replied.Add(-p.minRTTLocked())
+		c.counted, c.arrived = true, replied.Add(-p.trips.get(replied))
 	case !sent.IsZero():
 		c.counted, c.arrived = true, p.clock.Now()
 	}
 	close(c.done)
-}
-
-// minRTTLocked is the shortest recent round trip, zero before the first.
-func (p *Pacer) minRTTLocked() time.Duration {
-	n := min(p.nrtt, rttSamples)
-	if n == 0 {
-		return 0
-	}
-	return slices.Min(p.rtts[:n])
 }
 
 // sleep waits for d, or for ch to be closed when ch is not nil.

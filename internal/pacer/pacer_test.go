@@ -80,14 +80,13 @@ func TestLateReplyDelaysTheNextCall(t *testing.T) {
 	clk := clock.NewFake(t0)
 	p := New(1, clk)
 	const rtt = 40 * time.Millisecond
-	r := step(clk, release(p, clk), 0)
-	clk.Advance(rtt)
-	r.done(r.at, clk.Now()) // a normal round trip: the shortest seen
-
-	r = step(clk, release(p, clk), 0)
-	if gap := r.at.Sub(clk.Now().Add(-rtt)); gap < 0 {
-		t.Fatalf("second call released %v early", -gap)
+	var r released
+	for range minTrips { // normal round trips: the shortest seen
+		r = step(clk, release(p, clk), 0)
+		clk.Advance(rtt)
+		r.done(r.at, clk.Now())
 	}
+	r = step(clk, release(p, clk), 0)
 	sent := r.at
 	clk.Advance(rtt + 300*time.Millisecond) // held up somewhere on the way
 	r.done(sent, clk.Now())
@@ -95,11 +94,54 @@ func TestLateReplyDelaysTheNextCall(t *testing.T) {
 	r2 := step(clk, release(p, clk), 0)
 	want := sent.Add(300 * time.Millisecond).Add(time.Second + Margin)
 	if r2.at.Before(want) {
-		t.Fatalf("third call %v after the second was sent, want at least %v (it may have arrived 300 ms late)",
+		t.Fatalf("next call %v after the slow one was sent, want at least %v (it may have arrived 300 ms late)",
 			r2.at.Sub(sent), want.Sub(sent))
 	}
 	if r2.at.After(want) {
-		t.Fatalf("third call %v after the second was sent, want %v: budget wasted", r2.at.Sub(sent), want.Sub(sent))
+		t.Fatalf("next call %v after the slow one was sent, want %v: budget wasted", r2.at.Sub(sent), want.Sub(sent))
+	}
+}
+
+// TestFewTripsAreNotTrusted: right after a start, the first round trips
+// need not include a fast one (here the first trip's request waited 30 ms
+// at the server before it counted), so until minTrips were seen a call is
+// taken to have arrived when its reply came back.
+func TestFewTripsAreNotTrusted(t *testing.T) {
+	clk := clock.NewFake(t0)
+	p := New(1, clk)
+	r := step(clk, release(p, clk), 0)
+	clk.Advance(35 * time.Millisecond)
+	replied := clk.Now()
+	r.done(r.at, replied)
+	r2 := step(clk, release(p, clk), 0)
+	if want := replied.Add(time.Second + Margin); !r2.at.Equal(want) {
+		t.Fatalf("second call %v after the first reply, want %v", r2.at.Sub(replied), want.Sub(replied))
+	}
+}
+
+// TestShortestTripRisesSlowly: a slow spell does not raise the shortest
+// trip (that would make the arrival bounds too early when the route gets
+// fast again); only an hour without fast trips does.
+func TestShortestTripRisesSlowly(t *testing.T) {
+	var s shortestTrip
+	now := t0
+	for range minTrips {
+		s.add(now, 5*time.Millisecond)
+		now = now.Add(time.Second)
+	}
+	for range 50 * 60 { // 50 minutes of slow trips
+		s.add(now, 200*time.Millisecond)
+		now = now.Add(time.Second)
+	}
+	if got := s.get(now); got != 5*time.Millisecond {
+		t.Fatalf("after a slow spell the shortest trip is %v, want 5ms", got)
+	}
+	for range 20 * 60 {
+		s.add(now, 200*time.Millisecond)
+		now = now.Add(time.Second)
+	}
+	if got := s.get(now); got != 200*time.Millisecond {
+		t.Fatalf("after 70 minutes of slow trips the shortest trip is %v, want 200ms", got)
 	}
 }
 
