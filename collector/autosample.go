@@ -28,6 +28,10 @@ const (
 	autoQueueFor = 20 * time.Second
 	// autoRateWindow is the time constant of the arrival-rate average.
 	autoRateWindow = time.Minute
+	// autoCostWindow is the time constant of the counts that calls per push
+	// is learnt from: at 1 call/s a minute holds too few requeries of each
+	// step to tell what they cost.
+	autoCostWindow = 10 * time.Minute
 	// autoMinRatio keeps a trickle of samples even under a flood.
 	autoMinRatio = 1e-4
 	// autoMaxStep bounds how fast the ratio grows between two tunings;
@@ -43,22 +47,69 @@ const (
 //
 // ratio = (budget − pile-up / autoDrainWithin) / (arrival rate × calls per
 // sampled push): the budget left after working off due work beyond the
-// normal queue. Calls per push
-// is learnt from what finished pushes actually cost (a push whose stages
-// all arrive early costs one call; one that waits for clicks costs
-// 1 + len(requery_after)).
+// normal queue.
+//
+// Calls per push is learnt step by step: for each query step (first query,
+// each requery) the share of queries after which the push still needed
+// another one, and the share of calls that failed and will be repeated. A
+// push then costs 1 + p0 + p0·p1 + ..., divided by the success share. A step
+// with too few recent queries to tell counts as always continuing, so the
+// estimate starts high and falls as the requeries show what they cost.
+// (Learning from finished pushes instead waited half an hour for the last
+// requery, and while the ratio moved it kept seeing the old cost: the ratio
+// settled at a third of the budget.)
 type autoSampler struct {
-	ratio        float64
-	arrivalRate  float64 // PushIDs offered per second, averaged
-	callsPerPush float64 // averaged
-	arrivals     float64 // since the last tuning
-	calls        float64
-	finished     float64
-	last         time.Time
+	ratio       float64
+	arrivalRate float64 // PushIDs offered per second, averaged
+	arrivals    float64 // since the last tuning
+	// Counts decayed with autoCostWindow:
+	calls     float64   // calls made, failed ones included
+	succeeded float64   // queries that got a trace
+	reached   []float64 // [step] queries that got a trace at that step
+	continued []float64 // [step] of those, the ones whose push needed another query
+	last      time.Time
 }
 
+// autoMinQueries is how many recent queries of a step it takes before
+// their continuation share is trusted.
+const autoMinQueries = 5
+
 func newAutoSampler(requeries int, now time.Time) *autoSampler {
-	return &autoSampler{ratio: 1, callsPerPush: float64(1 + requeries), last: now}
+	return &autoSampler{ratio: 1, last: now,
+		reached: make([]float64, requeries+1), continued: make([]float64, requeries+1)}
+}
+
+// called counts one call, whatever its outcome.
+func (a *autoSampler) called() { a.calls++ }
+
+// queried counts a query at step that got a trace, and whether its push
+// still needs another query.
+func (a *autoSampler) queried(step int, more bool) {
+	a.succeeded++
+	if step < 0 || step >= len(a.reached) {
+		return
+	}
+	a.reached[step]++
+	if more {
+		a.continued[step]++
+	}
+}
+
+// callsPerPush is the expected number of calls a sampled push costs.
+func (a *autoSampler) callsPerPush() float64 {
+	cost, reach := 0.0, 1.0
+	for k := range a.reached {
+		cost += reach
+		p := 1.0
+		if a.reached[k] >= autoMinQueries {
+			p = a.continued[k] / a.reached[k]
+		}
+		reach *= p
+	}
+	if a.succeeded >= autoMinQueries && a.calls > a.succeeded {
+		cost *= a.calls / a.succeeded
+	}
+	return max(cost, 1)
 }
 
 // tune recomputes the ratio every autoTuneEvery; backlog is the number of
@@ -77,11 +128,14 @@ func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
 	} else {
 		a.arrivalRate += alpha * (inst - a.arrivalRate)
 	}
-	if a.finished >= 1 {
-		a.callsPerPush += alpha * (a.calls/a.finished - a.callsPerPush)
-		a.callsPerPush = max(a.callsPerPush, 1)
+	keep := math.Exp(-dt.Seconds() / autoCostWindow.Seconds())
+	a.calls *= keep
+	a.succeeded *= keep
+	for k := range a.reached {
+		a.reached[k] *= keep
+		a.continued[k] *= keep
 	}
-	a.arrivals, a.calls, a.finished = 0, 0, 0
+	a.arrivals = 0
 
 	target := a.target(a.arrivalRate, rateLimit, backlog)
 	if target > a.ratio {
@@ -96,7 +150,7 @@ func (a *autoSampler) target(arrivals, rateLimit float64, backlog int) float64 {
 	pileUp := max(float64(backlog)-rateLimit*autoQueueFor.Seconds(), 0)
 	budget := rateLimit*autoBudgetShare - pileUp/autoDrainWithin.Seconds()
 	target := 1.0
-	if demand := arrivals * a.callsPerPush; demand > 0 {
+	if demand := arrivals * a.callsPerPush(); demand > 0 {
 		target = budget / demand
 	}
 	return min(max(target, autoMinRatio), 1)

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -159,4 +160,36 @@ func TestAutoSampleBurst(t *testing.T) {
 		t.Fatalf("%v of a 100,000-PushID burst sampled, want the ratio cut after the first %d", sampledN, autoCutEvery)
 	}
 	t.Logf("%v of 100,000 sampled", sampledN)
+}
+
+// TestAutoSampleLearnsCallsPerPush: the cost of a sampled push is learnt
+// per query step as soon as that step's queries are seen, counting unknown
+// steps as always needing another query (so the ratio starts careful), and
+// failed calls on top.
+func TestAutoSampleLearnsCallsPerPush(t *testing.T) {
+	a := newAutoSampler(2, t0) // first query + requeries at two offsets
+	if got := a.callsPerPush(); got != 3 {
+		t.Fatalf("before any query: %v calls per push, want 3 (every step assumed)", got)
+	}
+	for i := range 20 {
+		a.called()
+		a.queried(0, i%2 == 0) // half the pushes need a requery
+	}
+	if got := a.callsPerPush(); got != 2 {
+		t.Fatalf("first step learnt: %v calls per push, want 1 + 0.5 + 0.5 = 2 (the last step unknown)", got)
+	}
+	for i := range 10 {
+		a.called()
+		a.queried(1, i%5 == 0) // a fifth of those need the last one
+	}
+	want := 1 + 0.5 + 0.5*0.2
+	if got := a.callsPerPush(); math.Abs(got-want) > 1e-9 {
+		t.Fatalf("two steps learnt: %v calls per push, want %v", got, want)
+	}
+	for range 30 {
+		a.called() // failed calls: as many as successful queries
+	}
+	if got := a.callsPerPush(); math.Abs(got-2*want) > 1e-9 {
+		t.Fatalf("with half the calls failing: %v calls per push, want %v", got, 2*want)
+	}
 }

@@ -84,7 +84,7 @@ func (c *Collector) handle(ctx context.Context, st *appState, e *entry, tr *tima
 		return 0 // dropped meanwhile (app removed)
 	}
 	if st.auto != nil && ctx.Err() == nil {
-		st.auto.calls++
+		st.auto.called()
 	}
 	if err == nil {
 		c.self.queries.WithLabelValues(app, "ok").Inc()
@@ -94,7 +94,11 @@ func (c *Collector) handle(ctx context.Context, st *appState, e *entry, tr *tima
 		st.up = true
 		complete := c.countLocked(st, e, tr)
 		e.failures = 0
-		c.advanceLocked(st, e, complete)
+		step := int(e.step)
+		more := c.advanceLocked(st, e, complete)
+		if st.auto != nil {
+			st.auto.queried(step, more)
+		}
 		return 0
 	}
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -151,8 +155,9 @@ func hint(e *timapi.Error) string {
 // advanceLocked schedules the next requery, or finishes the push when
 // nothing is missing or no requery is left. Requery offsets that have
 // already passed (the first query ran late because of a backlog) are
-// skipped rather than run back to back.
-func (c *Collector) advanceLocked(st *appState, e *entry, complete bool) {
+// skipped rather than run back to back. It reports whether a requery was
+// scheduled.
+func (c *Collector) advanceLocked(st *appState, e *entry, complete bool) bool {
 	now := c.clock.Now()
 	if !complete {
 		for i := e.step; i < len(st.cfg.RequeryAfter); i++ {
@@ -162,18 +167,16 @@ func (c *Collector) advanceLocked(st *appState, e *entry, complete bool) {
 				e.due = due
 				st.queue.schedule(e)
 				c.markDirty(st, e)
-				return
+				return true
 			}
 		}
 	}
 	c.finishLocked(st, e)
+	return false
 }
 
 // dropLocked forgets a pending PushID and counts why.
 func (c *Collector) dropLocked(st *appState, e *entry, reason string) {
-	if st.auto != nil {
-		st.auto.finished++
-	}
 	c.series.add(seriesKey{metric: mDropped, app: st.cfg.Name, extra: reason}, 1)
 	st.queue.remove(e)
 	c.markDeleted(st, e)
@@ -181,9 +184,6 @@ func (c *Collector) dropLocked(st *appState, e *entry, reason string) {
 
 // finishLocked forgets a PushID that is done; it stays in the dedup set.
 func (c *Collector) finishLocked(st *appState, e *entry) {
-	if st.auto != nil {
-		st.auto.finished++
-	}
 	c.countUnreportedLocked(st, e)
 	st.queue.remove(e)
 	c.markDeleted(st, e)
