@@ -179,7 +179,7 @@ func run(args []string) int {
 
 	slogger := newSlogger(logger)
 	srv := &http.Server{
-		Handler: routes(*f.telemetryPath, reg, reloader, &ready, dm != nil, tracepage.New(tracepage.Options{
+		Handler: routes(*f.telemetryPath, reg, coll, reloader, &ready, dm != nil, tracepage.New(tracepage.Options{
 			Lookup: apps.pageTracer, Apps: apps.appNames, Describe: apps.describe,
 			Logger: log.With(logger, "component", "tracepage"),
 		}), logger),

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +20,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 var binary string
@@ -147,6 +156,7 @@ func TestDemo(t *testing.T) {
 		time.Sleep(time.Second) // polling an external process
 	}
 	t.Logf("Huawei device failure after %v", time.Since(start).Round(time.Second))
+	checkFormats(t, e.addr)
 	if v := value(m, "timpush_demo_simulator_calls_over_limit_total"); v != 0 {
 		t.Errorf("%v calls over the limit", v)
 	}
@@ -179,4 +189,77 @@ func TestDemo(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("still running 5 s after SIGTERM")
 	}
+}
+
+// acceptPrometheus is the Accept header Prometheus sends.
+const acceptPrometheus = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+
+// checkFormats reads /metrics in the text format and as Prometheus does
+// (OpenMetrics, gzip): each page parses, with each family once, and in
+// OpenMetrics the failure series carry their push_id exemplars.
+func checkFormats(t *testing.T, addr string) {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	text, err := parser.TextToMetricFamilies(bytes.NewReader(scrapeGzip(t, addr, "text/plain;version=0.0.4", "")))
+	if err != nil { // a family twice is an error too
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	// client_golang's Go collector exports go_memstats_alloc_bytes and
+	// go_memstats_alloc_bytes_total: both are the family
+	// go_memstats_alloc_bytes in OpenMetrics, which expfmt's strict parser
+	// refuses (Prometheus does not). Leave the first out.
+	q := url.Values{}
+	for name := range text {
+		if name != "go_memstats_alloc_bytes" {
+			q.Add("name[]", name)
+		}
+	}
+	dec := expfmt.NewDecoder(bytes.NewReader(scrapeGzip(t, addr, acceptPrometheus, q.Encode())), expfmt.FmtOpenMetrics_1_0_0)
+	seen, exemplars := map[string]bool{}, 0
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("parse /metrics in OpenMetrics: %v", err)
+		}
+		if seen[mf.GetName()] {
+			t.Errorf("OpenMetrics: family %s twice", mf.GetName())
+		}
+		seen[mf.GetName()] = true
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "push_stage_failures_total" && m.GetCounter().GetExemplar() != nil {
+				exemplars++
+			}
+		}
+	}
+	if len(seen) != len(q["name[]"]) || !seen["push_stage_failures_total"] || exemplars == 0 {
+		t.Errorf("OpenMetrics: %d families of %d, push_stage_failures_total %v with %d exemplars",
+			len(seen), len(q["name[]"]), seen["push_stage_failures_total"], exemplars)
+	}
+}
+
+// scrapeGzip gets /metrics?query in the format accept, gzipped.
+func scrapeGzip(t *testing.T, addr, accept, query string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("Accept-Encoding", "gzip") // set by hand: the client then leaves the body compressed
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatalf("Accept %q: %s, Content-Encoding %q: %v", accept, resp.Status, resp.Header.Get("Content-Encoding"), err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -8,22 +8,25 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/timpush/timpush_exporter/internal/exposition"
 )
 
 // routes serves the metrics listener: metrics, landing page, health,
-// readiness, reload and the trace page.
-func routes(telemetryPath string, reg *prometheus.Registry, cfg configSource, ready *atomic.Bool, demoMode bool, trace http.Handler, logger log.Logger) http.Handler {
+// readiness, reload and the trace page. The metrics page is reg's metrics
+// plus the collector's persisted series (saved), which are kept rendered:
+// gathering tens of thousands of series on every scrape took too long.
+// Exemplars (push_id on failures) are served in OpenMetrics.
+func routes(telemetryPath string, reg *prometheus.Registry, saved exposition.Source, cfg configSource, ready *atomic.Bool, demoMode bool, trace http.Handler, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()
 	if telemetryPath != "/trace" {
 		mux.Handle("/trace", trace)
 	}
-	mux.Handle(telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		EnableOpenMetrics: true, // exemplars (push_id on failures) need OpenMetrics
-		ErrorLog:          promhttpLogger{logger},
-		Registry:          reg,
+	mux.Handle(telemetryPath, exposition.Handler(reg, saved, exposition.HandlerOpts{
+		ErrorLog: promhttpLogger{logger},
+		Registry: reg,
 	}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Healthy")

@@ -27,12 +27,13 @@ func TestTraceRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dm.Close()
-	apps := newAppBuilder(collector.New(collector.Options{}, nil), log.NewNopLogger())
+	coll := collector.New(collector.Options{}, nil)
+	apps := newAppBuilder(coll, log.NewNopLogger())
 	if err := apps.apply(dm.Config); err != nil {
 		t.Fatal(err)
 	}
 	var ready atomic.Bool
-	h := routes("/metrics", prometheus.NewRegistry(), &staticConfig{cfg: dm.Config}, &ready, true,
+	h := routes("/metrics", prometheus.NewRegistry(), coll, &staticConfig{cfg: dm.Config}, &ready, true,
 		tracepage.New(tracepage.Options{Lookup: apps.pageTracer, Apps: apps.appNames}), log.NewNopLogger())
 	srv := httptest.NewServer(h)
 	defer srv.Close()

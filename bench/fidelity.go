@@ -13,6 +13,7 @@ import (
 
 	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/clock"
+	"github.com/timpush/timpush_exporter/internal/exposition"
 	"github.com/timpush/timpush_exporter/internal/pacer"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/simulator"
@@ -114,6 +115,7 @@ func fidelityRun(dir string, v fidelityVariant, changeAt, total time.Duration) (
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	c := collector.New(collector.Options{Clock: fake, Store: st}, reg)
+	saved := exposition.Gatherer(c) // the persisted series, which reg does not gather
 	tr := &inflightTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
 	client, err := timapi.New(timapi.Options{SDKAppID: simAppID, Identifier: simAdmin, SecretKey: simKey, BaseURL: url,
 		HTTPClient: &http.Client{Transport: tr, Timeout: 30 * time.Second},
@@ -154,8 +156,8 @@ func fidelityRun(dir string, v fidelityVariant, changeAt, total time.Duration) (
 			stats := sim.Stats(simAppID)
 			match := map[string]string{"platform": "huawei", "stage": "device"}
 			samples = append(samples, scrapeSample{at: now,
-				failures: gatherSum(reg, "push_stage_failures_total", match),
-				total:    gatherSum(reg, "push_stage_total", match),
+				failures: gatherSum(saved, "push_stage_failures_total", match),
+				total:    gatherSum(saved, "push_stage_total", match),
 				ratio:    gatherSum(reg, "timpush_exporter_sample_ratio", nil),
 				calls:    stats.Calls, overLimit: stats.OverLimit,
 				pending: gatherSum(reg, "timpush_exporter_pending_pushids", nil)})

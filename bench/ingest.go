@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/timpush/timpush_exporter/collector"
+	"github.com/timpush/timpush_exporter/internal/exposition"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
@@ -294,7 +295,7 @@ func childIngest(raw json.RawMessage, profile string) (any, error) {
 	}
 	lines := 2 * a.IDs
 	return ingestResult{Seconds: elapsed.Seconds(), CPU: cpu.Seconds(), Lines: lines, IDs: sink.n.Load(),
-		Sampled: gatherSum(reg, "timpush_exporter_pushids_sampled_total", nil),
+		Sampled: gatherSum(exposition.Gatherer(c), "timpush_exporter_pushids_sampled_total", nil),
 		Ratio:   gatherSum(reg, "timpush_exporter_sample_ratio", nil)}, nil
 }
 

@@ -88,10 +88,12 @@ func (c *Collector) checkpoint() error {
 	}
 	c.retry, c.retryChanged = nil, nil
 
-	c.mu.Lock()
-	next := c.snap.Load().with(changed, c.series.exemplars)
+	// Rendered outside c.mu, so that counting goes on meanwhile; only
+	// checkpoints (serialised by ckMu) publish snapshots.
+	next := c.snap.Load().with(changed)
 	next.at = c.clock.Now()
 	c.snap.Store(next)
+	c.mu.Lock()
 	if gen > c.committed {
 		c.committed = gen
 	}
@@ -153,7 +155,7 @@ func (c *Collector) batchLocked() (*store.Batch, map[seriesKey]savedValue) {
 		} else {
 			v := c.series.counters[k]
 			b.Put(bucketSeries, encodeKey(k), encodeCounter(v))
-			changed[k] = savedValue{counter: v}
+			changed[k] = savedValue{counter: v, exemplar: c.series.exemplars[k]}
 		}
 	}
 	c.series.dirty = map[seriesKey]struct{}{}

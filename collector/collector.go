@@ -126,7 +126,7 @@ func New(o Options, reg prometheus.Registerer) *Collector {
 		flush:    make(chan struct{}, 1),
 	}
 	c.self = newSelfMetrics()
-	c.snap.Store(&snapshot{})
+	c.snap.Store(&snapshot{families: emptyFamilies})
 	if reg != nil {
 		reg.MustRegister(c)
 	}

@@ -51,9 +51,9 @@ func TestStagesCountedOnceAcrossRequeries(t *testing.T) {
 	if n := h.c.apps["prod"].queue.len(); n != 0 {
 		t.Errorf("pending = %d, want 0: a push whose last expected stage failed is finished", n)
 	}
-	lat := h.c.snap.Load().histograms[seriesKey{metric: mLatency, app: "prod", platform: "huawei", stage: "device"}]
-	if lat.count != 1 || lat.sum != 40 {
-		t.Errorf("device latency histogram count=%d sum=%v, want one observation of 40s", lat.count, lat.sum)
+	lat, _ := h.c.snap.Load().family(mLatency).Lookup("prod", "huawei", "device")
+	if lat.Count != 1 || lat.Sum != 40 {
+		t.Errorf("device latency histogram count=%d sum=%v, want one observation of 40s", lat.Count, lat.Sum)
 	}
 }
 

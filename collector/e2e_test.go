@@ -116,7 +116,7 @@ func runAgainstSimulator(t *testing.T, pushes int, faults simulator.Faults) {
 	for _, r := range taxonomy.Reasons() {
 		vocabulary[r] = true
 	}
-	for k, v := range c.snap.Load().counters {
+	for k, v := range c.served() {
 		if k.metric == mFailures {
 			if !vocabulary[k.reason] {
 				t.Errorf("%+v: reason outside the vocabulary", k)

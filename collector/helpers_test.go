@@ -1,13 +1,17 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/timpush/timpush_exporter/internal/clock"
+	"github.com/timpush/timpush_exporter/internal/exposition"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
@@ -156,7 +160,56 @@ func (h *harness) checkpoint() {
 
 // counter returns a saved (served) counter value.
 func (h *harness) counter(k seriesKey) float64 {
-	return h.c.snap.Load().counters[k]
+	s, _ := h.c.snap.Load().family(k.metric).Lookup(k.labelValues()...)
+	return s.Value
+}
+
+// page returns app prod's value of a counter labelled by app (first) as
+// /metrics serves it, read with Prometheus's text parser.
+func (h *harness) page(name string) float64 {
+	h.t.Helper()
+	body := servePage(h.t, exposition.Handler(h.reg, h.c, exposition.HandlerOpts{}), []string{name})
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, m := range fams[name].GetMetric() {
+		if m.GetLabel()[0].GetValue() == "prod" {
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// served returns every saved (served) counter.
+func (c *Collector) served() map[seriesKey]float64 {
+	out := map[seriesKey]float64{}
+	snap := c.snap.Load()
+	for id := range savedDescs {
+		for s := range snap.family(id).Samples() {
+			if id != mLatency {
+				out[keyOf(id, s.Labels)] = s.Value
+			}
+		}
+	}
+	return out
+}
+
+// keyOf is the inverse of seriesKey.labelValues.
+func keyOf(id metricID, v []string) seriesKey {
+	k := seriesKey{metric: id, app: v[0]}
+	switch id {
+	case mStage, mLatency, mUnreported:
+		k.platform, k.stage = v[1], v[2]
+	case mFailures:
+		k.platform, k.stage, k.extra, k.reason = v[1], v[2], v[3], v[4]
+	case mInstances, mNotificationDisabled:
+		k.platform = v[1]
+	case mReceived, mDropped:
+		k.extra = v[1]
+	}
+	return k
 }
 
 func stat(status timapi.Status, code int, at time.Time) timapi.StageResult {
@@ -198,7 +251,7 @@ func (c cursorFor) cursor() *source.Cursor { return &source.Cursor{Key: c.key, V
 // failures sums a failure series over its reason label.
 func (h *harness) failures(platform, stage, code string) float64 {
 	sum := 0.0
-	for k, v := range h.c.snap.Load().counters {
+	for k, v := range h.c.served() {
 		if k.metric == mFailures && k.platform == platform && k.stage == stage && k.extra == code {
 			sum += v
 		}

@@ -5,45 +5,47 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/timpush/timpush_exporter/internal/exposition"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
 const ns = "timpush_exporter"
 
-// Descriptors of the persisted series, indexed by metricID. The push_*
-// metrics describe Tencent's pushes and carry no exporter prefix; the
-// exporter's own bookkeeping is prefixed timpush_exporter_.
-var seriesDescs = map[metricID]*prometheus.Desc{
-	mStage: prometheus.NewDesc("push_stage_total",
-		"Sampled push stage outcomes reported by the trace API (success and failure), each counted once.",
-		[]string{"app", "platform", "stage"}, nil),
-	mFailures: prometheus.NewDesc("push_stage_failures_total",
-		"Sampled push stage outcomes that failed, by vendor error code (capped per app; beyond the cap \"other\") and reason (a small shared vocabulary, see README).",
-		[]string{"app", "platform", "stage", "error_code", "reason"}, nil),
-	mLatency: prometheus.NewDesc("push_stage_latency_seconds",
-		"Time from PushTime to the stage's EventTime, for reported outcomes (negative differences are not observed).",
-		[]string{"app", "platform", "stage"}, nil),
-	mInstances: prometheus.NewDesc("push_instances_total",
-		"Sampled push deliveries to IM instances (devices/logins), each counted once.",
-		[]string{"app", "platform"}, nil),
-	mNotificationDisabled: prometheus.NewDesc("push_notification_disabled_total",
-		"Sampled push instances whose notification bar was reported disabled (NotificationStatus 0).",
-		[]string{"app", "platform"}, nil),
-	mUnreported: prometheus.NewDesc("push_stage_unreported_total",
-		"Stages still unreported after a successful previous stage when a push was finished (after its last requery).",
-		[]string{"app", "platform", "stage"}, nil),
-	mReceived: prometheus.NewDesc(ns+"_pushids_received_total",
-		"PushIDs received from sources, duplicates included.",
-		[]string{"app", "source"}, nil),
-	mSampled: prometheus.NewDesc(ns+"_pushids_sampled_total",
-		"PushIDs selected for tracing by sampling (first sightings only).",
-		[]string{"app"}, nil),
-	mDropped: prometheus.NewDesc(ns+"_pushids_dropped_total",
-		"Sampled PushIDs given up before they were finished, by reason.",
-		[]string{"app", "reason"}, nil),
-	mDuplicates: prometheus.NewDesc(ns+"_pushids_duplicate_total",
-		"Sampled PushIDs received again while pending or within the 7-day dedup window; ignored.",
-		[]string{"app"}, nil),
+// savedDescs describe the persisted series, indexed by metricID. The
+// push_* metrics describe Tencent's pushes and carry no exporter prefix; the
+// exporter's own bookkeeping is prefixed timpush_exporter_. They are served
+// pre-rendered (see snapshot), not collected.
+var savedDescs = map[metricID]exposition.Desc{
+	mStage: {Name: "push_stage_total",
+		Help:   "Sampled push stage outcomes reported by the trace API (success and failure), each counted once.",
+		Labels: []string{"app", "platform", "stage"}},
+	mFailures: {Name: "push_stage_failures_total",
+		Help:   "Sampled push stage outcomes that failed, by vendor error code (capped per app; beyond the cap \"other\") and reason (a small shared vocabulary, see README).",
+		Labels: []string{"app", "platform", "stage", "error_code", "reason"}},
+	mLatency: {Name: "push_stage_latency_seconds", Type: exposition.Histogram, Buckets: latencyBuckets,
+		Help:   "Time from PushTime to the stage's EventTime, for reported outcomes (negative differences are not observed).",
+		Labels: []string{"app", "platform", "stage"}},
+	mInstances: {Name: "push_instances_total",
+		Help:   "Sampled push deliveries to IM instances (devices/logins), each counted once.",
+		Labels: []string{"app", "platform"}},
+	mNotificationDisabled: {Name: "push_notification_disabled_total",
+		Help:   "Sampled push instances whose notification bar was reported disabled (NotificationStatus 0).",
+		Labels: []string{"app", "platform"}},
+	mUnreported: {Name: "push_stage_unreported_total",
+		Help:   "Stages still unreported after a successful previous stage when a push was finished (after its last requery).",
+		Labels: []string{"app", "platform", "stage"}},
+	mReceived: {Name: ns + "_pushids_received_total",
+		Help:   "PushIDs received from sources, duplicates included.",
+		Labels: []string{"app", "source"}},
+	mSampled: {Name: ns + "_pushids_sampled_total",
+		Help:   "PushIDs selected for tracing by sampling (first sightings only).",
+		Labels: []string{"app"}},
+	mDropped: {Name: ns + "_pushids_dropped_total",
+		Help:   "Sampled PushIDs given up before they were finished, by reason.",
+		Labels: []string{"app", "reason"}},
+	mDuplicates: {Name: ns + "_pushids_duplicate_total",
+		Help:   "Sampled PushIDs received again while pending or within the 7-day dedup window; ignored.",
+		Labels: []string{"app"}},
 }
 
 func (k seriesKey) labelValues() []string {
@@ -111,10 +113,13 @@ func (m *selfMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.queries, m.apiErrors, m.queryDuration, m.unknownApp, m.checkpointDuration, m.checkpointFailures, m.restoreSkipped}
 }
 
-// Describe implements prometheus.Collector.
+// Describe implements prometheus.Collector. It describes the persisted
+// families too, although Collect does not send them: registering another
+// collector with one of their names then fails at once, instead of every
+// scrape (a page with a family twice is rejected by Prometheus).
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range seriesDescs {
-		ch <- d
+	for _, f := range emptyFamilies {
+		ch <- f.PromDesc()
 	}
 	ch <- descPending
 	ch <- descUp
@@ -126,28 +131,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector. Persisted series come from the
-// last saved snapshot; no API call and no long lock on the scrape path.
+// Collect implements prometheus.Collector for what is not persisted. The
+// persisted series are served pre-rendered by Families.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.snap.Load()
-	for k, v := range snap.counters {
-		m := prometheus.MustNewConstMetric(seriesDescs[k.metric], prometheus.CounterValue, v, k.labelValues()...)
-		if ex, ok := snap.exemplars[k]; ok && len(ex.pushID)+len("push_id") <= prometheus.ExemplarMaxRunes {
-			if mex, err := prometheus.NewMetricWithExemplars(m, prometheus.Exemplar{
-				Value: 1, Labels: prometheus.Labels{"push_id": ex.pushID}, Timestamp: ex.at,
-			}); err == nil {
-				m = mex
-			}
-		}
-		ch <- m
-	}
-	for k, h := range snap.histograms {
-		buckets := make(map[float64]uint64, len(latencyBuckets))
-		for i, ub := range latencyBuckets {
-			buckets[ub] = h.buckets[i]
-		}
-		ch <- prometheus.MustNewConstHistogram(seriesDescs[k.metric], h.count, h.sum, buckets, k.labelValues()...)
-	}
 	if !snap.at.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descLastCheckpoint, prometheus.GaugeValue, float64(snap.at.UnixNano())/1e9)
 	}
@@ -167,6 +154,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		m.Collect(ch)
 	}
 }
+
+// Families implements exposition.Source: the persisted series as the last
+// checkpoint saved them, rendered, sorted by name. exposition.Handler
+// serves them next to the registry; exposition.Gatherer(c) gathers them.
+func (c *Collector) Families() []*exposition.Family { return c.snap.Load().families }
 
 // Observer returns the timapi.Observer that counts an app's API attempts.
 func (c *Collector) Observer(app string) timapi.Observer {

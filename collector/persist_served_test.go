@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/timpush/timpush_exporter/internal/store"
@@ -36,6 +37,10 @@ func TestServedNeverAheadOfSaved(t *testing.T) {
 	go func() { done <- h.c.checkpoint() }()
 	<-g.entered
 	h.offer("p3") // counted while the batch with p2 is being committed
+	const sampled = "timpush_exporter_pushids_sampled_total"
+	if got := h.page(sampled); got != 1 {
+		t.Errorf("/metrics shows %v while the checkpoint is written, want the 1 saved before", got)
+	}
 	close(g.release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -44,10 +49,41 @@ func TestServedNeverAheadOfSaved(t *testing.T) {
 	if got := h.counter(k); got != 2 {
 		t.Errorf("served %v after the checkpoint, want the 2 it saved", got)
 	}
+	if got := h.page(sampled); got != 2 {
+		t.Errorf("/metrics shows %v after the checkpoint, want the 2 it saved", got)
+	}
 	served := h.counter(k)
 	h.crash()
 	h2 := newHarness(t, dir, nil)
 	if got := h2.counter(k); got < served {
 		t.Fatalf("served %v before the crash, %v after the restart: the counter went down", served, got)
+	}
+}
+
+// TestCheckpointRendersOnlyWhatChanged: a checkpoint publishes new
+// families only for the metrics whose series it saved; the others are the
+// same objects, so a checkpoint's cost follows what changed, not the
+// number of series.
+func TestCheckpointRendersOnlyWhatChanged(t *testing.T) {
+	h := newHarness(t, "", nil)
+	h.offer("p1")
+	h.checkpoint()
+	before := h.c.Families()
+	h.checkpoint() // nothing changed
+	for i, f := range h.c.Families() {
+		if f != before[i] {
+			t.Errorf("%s re-rendered by a checkpoint that changed nothing", f.Name())
+		}
+	}
+	h.offer("p2")
+	h.checkpoint()
+	var renewed []string
+	for i, f := range h.c.Families() {
+		if f != before[i] {
+			renewed = append(renewed, f.Name())
+		}
+	}
+	if want := []string{"timpush_exporter_pushids_received_total", "timpush_exporter_pushids_sampled_total"}; !slices.Equal(renewed, want) {
+		t.Errorf("re-rendered %v, want only %v", renewed, want)
 	}
 }

@@ -3,11 +3,12 @@ package collector
 import (
 	"encoding/binary"
 	"errors"
-	"maps"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/timpush/timpush_exporter/internal/exposition"
 )
 
 // metricID names one of the counters the collector persists. Their values
@@ -97,55 +98,77 @@ func (s *series) observe(k seriesKey, v float64) {
 	s.dirty[k] = struct{}{}
 }
 
-// snapshot is an immutable copy served by Collect.
+// snapshot is what /metrics serves: every persisted series as a checkpoint
+// saved it, rendered. It is immutable; each checkpoint publishes a new one
+// that shares every series the checkpoint did not change.
 type snapshot struct {
-	at         time.Time // when it was saved
-	counters   map[seriesKey]float64
-	histograms map[seriesKey]histogram
-	exemplars  map[seriesKey]exemplar
+	at       time.Time            // when it was saved
+	families []*exposition.Family // as emptyFamilies, with series
 }
 
-// savedValue is the value of one series as a checkpoint wrote it.
+// emptyFamilies are the persisted metrics' families without series, sorted
+// by name: the order they are served in.
+var emptyFamilies = func() []*exposition.Family {
+	var fams []*exposition.Family
+	for _, d := range savedDescs {
+		fams = append(fams, exposition.NewFamily(d))
+	}
+	slices.SortFunc(fams, func(a, b *exposition.Family) int { return strings.Compare(a.Name(), b.Name()) })
+	return fams
+}()
+
+// familyIndex is the position of a metric's family in emptyFamilies, and
+// so in every snapshot.
+var familyIndex = func() map[metricID]int {
+	index := map[metricID]int{}
+	for id, d := range savedDescs {
+		index[id] = slices.IndexFunc(emptyFamilies, func(f *exposition.Family) bool { return f.Name() == d.Name })
+	}
+	return index
+}()
+
+func (s *snapshot) family(id metricID) *exposition.Family { return s.families[familyIndex[id]] }
+
+// savedValue is the value of one series as a checkpoint wrote it, with the
+// exemplar it is served with.
 type savedValue struct {
-	counter float64
-	hist    *histogram // a copy; nil for a counter
+	counter  float64
+	hist     *histogram // a copy; nil for a counter
+	exemplar exemplar   // zero for none
 }
 
-// snapshotAll copies every series of s. It is used at start-up, when s
+// snapshotAll renders every series of s. It is used at start-up, when s
 // holds exactly what was loaded from the state file.
 func (s *series) snapshotAll() *snapshot {
-	next := &snapshot{
-		counters:   maps.Clone(s.counters),
-		histograms: make(map[seriesKey]histogram, len(s.histograms)),
-		exemplars:  maps.Clone(s.exemplars),
+	all := make(map[seriesKey]savedValue, len(s.counters)+len(s.histograms))
+	for k, v := range s.counters {
+		all[k] = savedValue{counter: v}
 	}
 	for k, h := range s.histograms {
-		next.histograms[k] = histogram{count: h.count, sum: h.sum, buckets: slices.Clone(h.buckets)}
+		all[k] = savedValue{hist: &histogram{count: h.count, sum: h.sum, buckets: slices.Clone(h.buckets)}}
 	}
-	return next
+	return (&snapshot{families: emptyFamilies}).with(all)
 }
 
-// with returns a copy of prev updated with the values a checkpoint saved
-// and the current exemplars. Neither prev nor the saved values are
-// modified afterwards, so their histogram buckets may be shared.
-func (prev *snapshot) with(saved map[seriesKey]savedValue, exemplars map[seriesKey]exemplar) *snapshot {
-	next := &snapshot{
-		counters:   maps.Clone(prev.counters),
-		histograms: maps.Clone(prev.histograms),
-		exemplars:  maps.Clone(exemplars),
-	}
-	if next.counters == nil {
-		next.counters = map[seriesKey]float64{}
-	}
-	if next.histograms == nil {
-		next.histograms = map[seriesKey]histogram{}
-	}
+// with returns prev updated with the values a checkpoint saved. Its cost is
+// rendering those, not copying the rest: that is what a webhook's durable
+// acknowledgement waits for.
+func (prev *snapshot) with(saved map[seriesKey]savedValue) *snapshot {
+	samples := make([][]exposition.Sample, len(prev.families))
 	for k, v := range saved {
+		s := exposition.Sample{Labels: k.labelValues(), Value: v.counter}
 		if v.hist != nil {
-			next.histograms[k] = *v.hist
-		} else {
-			next.counters[k] = v.counter
+			s.Count, s.Sum, s.Buckets = v.hist.count, v.hist.sum, v.hist.buckets
 		}
+		if v.exemplar.pushID != "" {
+			s.Exemplar = &exposition.Exemplar{Label: "push_id", LabelValue: v.exemplar.pushID, Value: 1, Time: v.exemplar.at}
+		}
+		i := familyIndex[k.metric]
+		samples[i] = append(samples[i], s)
+	}
+	next := &snapshot{at: prev.at, families: make([]*exposition.Family, len(prev.families))}
+	for i, f := range prev.families {
+		next.families[i] = f.With(samples[i])
 	}
 	return next
 }
@@ -163,7 +186,7 @@ func decodeKey(b []byte) (seriesKey, error) {
 		return seriesKey{}, errBadSeries
 	}
 	k := seriesKey{metric: metricID(parts[0][0] - '0'), app: parts[1], platform: parts[2], stage: parts[3], extra: parts[4], reason: parts[5]}
-	if _, ok := seriesDescs[k.metric]; !ok {
+	if _, ok := savedDescs[k.metric]; !ok {
 		return seriesKey{}, errBadSeries
 	}
 	return k, nil
