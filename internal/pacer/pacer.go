@@ -51,7 +51,8 @@ type Pacer struct {
 	perWindow int           // N: calls the server accepts per window
 	window    time.Duration // W
 	rate      float64
-	calls     []*call // calls that may still be inside a window, in release order
+	calls     []*call   // calls that may still be inside a window, in release order
+	fullUntil time.Time // New's full window: no call before it
 	trips     shortestTrip
 }
 
@@ -71,13 +72,9 @@ func New(perSecond float64, clk clock.Clock) *Pacer {
 	now := clk.Now()
 	p.lim.ReserveN(now, 1) // the bucket starts empty
 	p.setWindowLocked(perSecond)
-	for range p.perWindow {
-		p.calls = append(p.calls, &call{finished: true, counted: true, arrived: now, done: closed})
-	}
+	p.fullUntil = now.Add(p.window + Margin)
 	return p
 }
-
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // setWindowLocked derives the server's window from a rate.
 func (p *Pacer) setWindowLocked(perSecond float64) {
@@ -148,6 +145,9 @@ func (p *Pacer) Wait(ctx context.Context) (done func(sent, replied time.Time), e
 // that call's done channel. It forgets calls that can no longer be inside
 // any window.
 func (p *Pacer) untilFreeLocked(now time.Time) (time.Duration, <-chan struct{}) {
+	if now.Before(p.fullUntil) {
+		return p.fullUntil.Sub(now), nil
+	}
 	span := p.window + Margin
 	var leave []time.Time // when each finished call that counts leaves the window
 	var inFlight <-chan struct{}

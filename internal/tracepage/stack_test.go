@@ -50,9 +50,17 @@ func newStack(t *testing.T) *stack {
 	return &stack{sim: sim, clock: fc, url: srv.URL}
 }
 
+// noLimit lets every call through at once: for tests not about pacing
+// (a new pacer waits a second before its first call).
+type noLimit struct{}
+
+func (noLimit) Wait(context.Context) (func(sent, replied time.Time), error) {
+	return func(time.Time, time.Time) {}, nil
+}
+
 // client is the page's client as apps.go builds it: one attempt, on the
 // app's pacer.
-func (s *stack) client(t *testing.T, p *pacer.Pacer, key string) *timapi.Client {
+func (s *stack) client(t *testing.T, p timapi.Limiter, key string) *timapi.Client {
 	t.Helper()
 	c, err := timapi.New(timapi.Options{
 		SDKAppID: simApp, Identifier: simAdmin, SecretKey: key, BaseURL: s.url,
@@ -93,7 +101,7 @@ func interesting(tr *timapi.Trace) (fail, click bool) {
 // simulator, queried through timapi and the pacer, found again on the page.
 func TestThroughSimulator(t *testing.T) {
 	s := newStack(t)
-	c := s.client(t, pacer.New(1e6, clock.Real{}), simKey)
+	c := s.client(t, noLimit{}, simKey)
 	ids := make([]string, 600)
 	for i := range ids {
 		ids[i] = s.sim.NewPush(simApp)
@@ -172,7 +180,7 @@ func TestStackErrors(t *testing.T) {
 	id := s.sim.NewPush(simApp)
 	wrongKey := strings.Repeat("f", 64)
 
-	r := get(t, s.handler(s.client(t, pacer.New(1e6, clock.Real{}), wrongKey), time.Second), q("demo", id), true)
+	r := get(t, s.handler(s.client(t, noLimit{}, wrongKey), time.Second), q("demo", id), true)
 	var got struct {
 		Error Problem `json:"error"`
 	}
