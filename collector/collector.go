@@ -240,10 +240,15 @@ func (c *Collector) Offer(ids []pushid.ID, cur *source.Cursor) {
 	// ingest CPU.
 	received := seriesKey{metric: mReceived}
 	n := 0.0
+	var st *appState // the last ID's: a batch is usually all one app's
 	for _, id := range ids {
-		if !c.offerLocked(id) {
-			continue
+		if st == nil || st.cfg.Name != id.App {
+			if st = c.apps[id.App]; st == nil {
+				c.self.unknownApp.WithLabelValues(id.Source).Inc()
+				continue
+			}
 		}
+		c.offerLocked(st, id)
 		if n > 0 && (received.app != id.App || received.extra != id.Source) {
 			c.series.add(received, n)
 			n = 0
@@ -264,14 +269,8 @@ func (c *Collector) Offer(ids []pushid.ID, cur *source.Cursor) {
 	}
 }
 
-// offerLocked takes one PushID; it reports whether its app is known (and
-// so whether it counts as received).
-func (c *Collector) offerLocked(id pushid.ID) bool {
-	st, ok := c.apps[id.App]
-	if !ok {
-		c.self.unknownApp.WithLabelValues(id.Source).Inc()
-		return false
-	}
+// offerLocked takes one PushID of st's app.
+func (c *Collector) offerLocked(st *appState, id pushid.ID) {
 	app := st.cfg.Name
 	h := hashID(id.PushID)
 	if st.auto != nil {
@@ -281,14 +280,15 @@ func (c *Collector) offerLocked(id pushid.ID) bool {
 		}
 	}
 	if !sampled(h, st.ratio()) {
-		return true
+		return
 	}
 	if _, pending := st.queue.entries[id.PushID]; pending || !st.dedup.add(h, id.Seen) {
 		c.series.add(seriesKey{metric: mDuplicates, app: app}, 1)
-		return true
+		return
 	}
 	c.series.add(seriesKey{metric: mSampled, app: app}, 1)
-	e := &entry{pushID: id.PushID, seen: id.Seen, due: id.Seen.Add(st.cfg.QueryDelay)}
+	// A copy: the PushIDs of a file source's batch share one string.
+	e := &entry{pushID: strings.Clone(id.PushID), seen: id.Seen, due: id.Seen.Add(st.cfg.QueryDelay)}
 	st.queue.add(e)
 	c.markDirty(st, e)
 	for st.queue.len() > st.cfg.MaxPending {
@@ -299,7 +299,6 @@ func (c *Collector) offerLocked(id pushid.ID) bool {
 		c.dropLocked(st, old, "queue_full")
 	}
 	c.wakeLocked(st)
-	return true
 }
 
 // Durable implements source.Sink: it asks for a checkpoint and waits until
