@@ -7,6 +7,7 @@ package collector
 
 import (
 	"context"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,7 +60,7 @@ type Options struct {
 	CheckpointInterval time.Duration // default 1s
 	MaxDedup           int           // per app; default 1,000,000
 	MaxErrorCodes      int           // distinct error_code values per app; default 50
-	MaxFailures        int           // failed query rounds before a PushID is dropped; default 10
+	MaxFailures        int           // failed query rounds before a PushID is dropped; default 10, at most 255
 }
 
 // Collector implements source.Sink and prometheus.Collector.
@@ -112,6 +113,7 @@ func New(o Options, reg prometheus.Registerer) *Collector {
 	if o.MaxFailures <= 0 {
 		o.MaxFailures = 10
 	}
+	o.MaxFailures = min(o.MaxFailures, math.MaxUint8) // entry.failures is a byte
 	c := &Collector{
 		opts:     o,
 		reasons:  taxonomy.Default(),
@@ -288,7 +290,8 @@ func (c *Collector) offerLocked(st *appState, id pushid.ID) {
 	}
 	c.series.add(seriesKey{metric: mSampled, app: app}, 1)
 	// A copy: the PushIDs of a file source's batch share one string.
-	e := &entry{pushID: strings.Clone(id.PushID), seen: id.Seen, due: id.Seen.Add(st.cfg.QueryDelay)}
+	seen := id.Seen.UnixNano()
+	e := &entry{pushID: strings.Clone(id.PushID), seen: seen, due: seen + int64(st.cfg.QueryDelay)}
 	st.queue.add(e)
 	c.markDirty(st, e)
 	for st.queue.len() > st.cfg.MaxPending {
