@@ -47,10 +47,23 @@ func childBare(raw json.RawMessage, _ string) (any, error) {
 	return ingestResult{Seconds: time.Since(start).Seconds(), CPU: (cpuTime() - cpu0).Seconds(), Lines: lines, IDs: ids}, nil
 }
 
-// bareExtractor is the plain-Go equivalent of each format's extraction.
+// bareExtractor is the plain-Go equivalent of each format's extraction,
+// returning one string per ID.
+//
+// regex: the same regexp; its character class is the ID check.
+//
+// json and plain: the product's own Extractor. It includes the ID check
+// the product applies (pushid.ValidBytes), which a regexp's character
+// class does implicitly and which an Unmarshal or a TrimSpace alone would
+// leave out. Until the JSON extractor walked the text itself (json.Valid,
+// then the keys), the bare json loop was json.Unmarshal into
+// struct{ PushID *string }, and the bare plain loop TrimSpace plus a check
+// for spaces; both without the ID check.
+//
+// The File source copies the IDs of a batch into one string, where these
+// loops make one per ID (Extract's result).
 func bareExtractor(format string) func([]byte) (string, bool) {
-	switch format {
-	case source.FormatRegex:
+	if format == source.FormatRegex {
 		id := ingestRegex.SubexpIndex("push_id")
 		return func(line []byte) (string, bool) {
 			m := ingestRegex.FindSubmatchIndex(line)
@@ -59,21 +72,13 @@ func bareExtractor(format string) func([]byte) (string, bool) {
 			}
 			return string(line[m[2*id]:m[2*id+1]]), true
 		}
-	case source.FormatJSON:
-		return func(line []byte) (string, bool) {
-			var v struct{ PushID *string }
-			if json.Unmarshal(line, &v) != nil || v.PushID == nil {
-				return "", false
-			}
-			return *v.PushID, true
-		}
-	default:
-		return func(line []byte) (string, bool) {
-			b := bytes.TrimSpace(line)
-			if len(b) == 0 || bytes.ContainsAny(b, " \t") {
-				return "", false
-			}
-			return string(b), true
-		}
+	}
+	e, err := source.NewExtractor(format, nil, "")
+	if err != nil {
+		panic(err) // format is one of ingestFormats
+	}
+	return func(line []byte) (string, bool) {
+		id, _, ok := e.Extract(line)
+		return id, ok
 	}
 }

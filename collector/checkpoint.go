@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -166,14 +167,15 @@ func (c *Collector) batchLocked() (*store.Batch, map[seriesKey]savedValue) {
 const entryVersion = 1
 
 func encodeEntry(e *entry) []byte {
-	b := make([]byte, 0, 32+len(e.instances)*16)
+	instances := e.instanceList()
+	b := make([]byte, 0, 32+len(instances)*16)
 	b = binary.AppendUvarint(b, entryVersion)
-	b = binary.AppendVarint(b, e.seen.UnixNano())
-	b = binary.AppendVarint(b, e.due.UnixNano())
+	b = binary.AppendVarint(b, e.seen)
+	b = binary.AppendVarint(b, e.due)
 	b = binary.AppendUvarint(b, uint64(e.step))
 	b = binary.AppendUvarint(b, uint64(e.failures))
-	b = binary.AppendUvarint(b, uint64(len(e.instances)))
-	for _, is := range e.instances {
+	b = binary.AppendUvarint(b, uint64(len(instances)))
+	for _, is := range instances {
 		b = binary.AppendUvarint(b, uint64(len(is.id)))
 		b = append(b, is.id...)
 		b = binary.AppendVarint(b, int64(is.platform))
@@ -191,17 +193,21 @@ func decodeEntry(pushID string, b []byte) (*entry, error) {
 		return nil, fmt.Errorf("%w: version %d", errBadEntry, v)
 	}
 	e := &entry{pushID: pushID, heapIndex: -1}
-	e.seen = time.Unix(0, r.varint())
-	e.due = time.Unix(0, r.varint())
-	e.step = int(r.uvarint())
-	e.failures = int(r.uvarint())
+	e.seen = r.varint()
+	e.due = r.varint()
+	step, failures := r.uvarint(), r.uvarint()
+	if step > math.MaxUint16 || failures > math.MaxUint8 {
+		return nil, fmt.Errorf("%w: step %d, failures %d", errBadEntry, step, failures)
+	}
+	e.step, e.failures = uint16(step), uint8(failures)
 	n := r.uvarint()
 	if n > 1024 {
 		return nil, fmt.Errorf("%w: %d instances", errBadEntry, n)
 	}
+	var instances []instanceState
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		id := r.bytes(int(r.uvarint()))
-		e.instances = append(e.instances, instanceState{
+		instances = append(instances, instanceState{
 			id:        string(id),
 			platform:  int16(r.varint()),
 			counted:   uint16(r.uvarint()),
@@ -210,6 +216,9 @@ func decodeEntry(pushID string, b []byte) (*entry, error) {
 	}
 	if r.err != nil || len(r.b) != 0 {
 		return nil, errBadEntry
+	}
+	if len(instances) > 0 {
+		e.instances = &instances
 	}
 	return e, nil
 }

@@ -7,6 +7,7 @@ package collector
 
 import (
 	"context"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,7 +60,7 @@ type Options struct {
 	CheckpointInterval time.Duration // default 1s
 	MaxDedup           int           // per app; default 1,000,000
 	MaxErrorCodes      int           // distinct error_code values per app; default 50
-	MaxFailures        int           // failed query rounds before a PushID is dropped; default 10
+	MaxFailures        int           // failed query rounds before a PushID is dropped; default 10, at most 255
 }
 
 // Collector implements source.Sink and prometheus.Collector.
@@ -112,6 +113,7 @@ func New(o Options, reg prometheus.Registerer) *Collector {
 	if o.MaxFailures <= 0 {
 		o.MaxFailures = 10
 	}
+	o.MaxFailures = min(o.MaxFailures, math.MaxUint8) // entry.failures is a byte
 	c := &Collector{
 		opts:     o,
 		reasons:  taxonomy.Default(),
@@ -240,10 +242,15 @@ func (c *Collector) Offer(ids []pushid.ID, cur *source.Cursor) {
 	// ingest CPU.
 	received := seriesKey{metric: mReceived}
 	n := 0.0
+	var st *appState // the last ID's: a batch is usually all one app's
 	for _, id := range ids {
-		if !c.offerLocked(id) {
-			continue
+		if st == nil || st.cfg.Name != id.App {
+			if st = c.apps[id.App]; st == nil {
+				c.self.unknownApp.WithLabelValues(id.Source).Inc()
+				continue
+			}
 		}
+		c.offerLocked(st, id)
 		if n > 0 && (received.app != id.App || received.extra != id.Source) {
 			c.series.add(received, n)
 			n = 0
@@ -264,14 +271,8 @@ func (c *Collector) Offer(ids []pushid.ID, cur *source.Cursor) {
 	}
 }
 
-// offerLocked takes one PushID; it reports whether its app is known (and
-// so whether it counts as received).
-func (c *Collector) offerLocked(id pushid.ID) bool {
-	st, ok := c.apps[id.App]
-	if !ok {
-		c.self.unknownApp.WithLabelValues(id.Source).Inc()
-		return false
-	}
+// offerLocked takes one PushID of st's app.
+func (c *Collector) offerLocked(st *appState, id pushid.ID) {
 	app := st.cfg.Name
 	h := hashID(id.PushID)
 	if st.auto != nil {
@@ -281,14 +282,16 @@ func (c *Collector) offerLocked(id pushid.ID) bool {
 		}
 	}
 	if !sampled(h, st.ratio()) {
-		return true
+		return
 	}
 	if _, pending := st.queue.entries[id.PushID]; pending || !st.dedup.add(h, id.Seen) {
 		c.series.add(seriesKey{metric: mDuplicates, app: app}, 1)
-		return true
+		return
 	}
 	c.series.add(seriesKey{metric: mSampled, app: app}, 1)
-	e := &entry{pushID: id.PushID, seen: id.Seen, due: id.Seen.Add(st.cfg.QueryDelay)}
+	// A copy: the PushIDs of a file source's batch share one string.
+	seen := id.Seen.UnixNano()
+	e := &entry{pushID: strings.Clone(id.PushID), seen: seen, due: seen + int64(st.cfg.QueryDelay)}
 	st.queue.add(e)
 	c.markDirty(st, e)
 	for st.queue.len() > st.cfg.MaxPending {
@@ -299,7 +302,6 @@ func (c *Collector) offerLocked(id pushid.ID) bool {
 		c.dropLocked(st, old, "queue_full")
 	}
 	c.wakeLocked(st)
-	return true
 }
 
 // Durable implements source.Sink: it asks for a checkpoint and waits until

@@ -104,7 +104,7 @@ var stageChains = [][]timapi.Stage{
 // unreported after a successful one, so dashboards can tell "unknown" from
 // "failed" (push_stage_unreported_total).
 func (c *Collector) countUnreportedLocked(st *appState, e *entry) {
-	for _, is := range e.instances {
+	for _, is := range e.instanceList() {
 		if is.counted&bitInstance == 0 {
 			continue
 		}
@@ -129,11 +129,15 @@ func instanceID(inst *timapi.Instance, i int) string {
 }
 
 func (e *entry) instance(id string) *instanceState {
-	for i := range e.instances {
-		if e.instances[i].id == id {
-			return &e.instances[i]
+	if e.instances == nil {
+		e.instances = new([]instanceState)
+	}
+	list := *e.instances
+	for i := range list {
+		if list[i].id == id {
+			return &list[i]
 		}
 	}
-	e.instances = append(e.instances, instanceState{id: id})
-	return &e.instances[len(e.instances)-1]
+	*e.instances = append(list, instanceState{id: id})
+	return &(*e.instances)[len(list)]
 }

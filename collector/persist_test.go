@@ -73,18 +73,42 @@ func TestCursorsSavedWithIDs(t *testing.T) {
 }
 
 func TestEntryRecordRoundTrip(t *testing.T) {
-	e := &entry{pushID: "x", seen: t0, due: t0.Add(time.Hour), step: 2, failures: 3,
-		instances: []instanceState{{id: "i1", platform: 3, counted: 0x801f, succeeded: 0x7}, {id: "", platform: 0}}}
+	instances := []instanceState{{id: "i1", platform: 3, counted: 0x801f, succeeded: 0x7}, {id: "", platform: 0}}
+	e := &entry{pushID: "x", seen: t0.Add(123456789).UnixNano(), due: t0.Add(time.Hour).UnixNano(), step: 2, failures: 3, instances: &instances}
 	got, err := decodeEntry("x", encodeEntry(e))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.seen.Equal(e.seen) || !got.due.Equal(e.due) || got.step != 2 || got.failures != 3 || len(got.instances) != 2 || got.instances[0] != e.instances[0] {
+	if got.seen != e.seen || got.due != e.due || got.step != 2 || got.failures != 3 || len(got.instanceList()) != 2 || got.instanceList()[0] != instances[0] {
 		t.Fatalf("round trip: %+v", got)
 	}
 	for _, bad := range [][]byte{nil, {9}, encodeEntry(e)[:5], append(encodeEntry(e), 1)} {
 		if _, err := decodeEntry("x", bad); err == nil {
 			t.Errorf("decodeEntry(%v) accepted a malformed record", bad)
+		}
+	}
+}
+
+// TestEntryRecordFormat pins the record format: these are the records of
+// the entries above, as written when entries held time.Time values.
+func TestEntryRecordFormat(t *testing.T) {
+	instances := []instanceState{{id: "i1", platform: 3, counted: 0x801f, succeeded: 0x7}, {id: "", platform: 0}}
+	for _, tt := range []struct {
+		e   *entry
+		rec string
+	}{
+		{&entry{pushID: "x", seen: t0.Add(123456789).UnixNano(), due: t0.Add(time.Hour).UnixNano(), step: 2, failures: 3, instances: &instances},
+			"\x01\xaa\xb4\x96\x85\xb5\xb7\x9d\xeb1\x80\x80\xfd\x9a\xfa\x88\x9f\xeb1\x02\x03\x02\x02i1\x06\x9f\x80\x02\a\x00\x00\x00\x00"},
+		{&entry{pushID: "y", seen: t0.UnixNano(), due: t0.Add(time.Minute).UnixNano()},
+			"\x01\x80\x80\xb8\x8f\xb4\xb7\x9d\xeb1\x80\xe0\xf2\x93\xf3\xba\x9d\xeb1\x00\x00\x00"},
+	} {
+		if got := string(encodeEntry(tt.e)); got != tt.rec {
+			t.Errorf("encodeEntry(%s) = %q, want %q", tt.e.pushID, got, tt.rec)
+		}
+		got, err := decodeEntry(tt.e.pushID, []byte(tt.rec))
+		if err != nil || got.seen != tt.e.seen || got.due != tt.e.due || got.step != tt.e.step || got.failures != tt.e.failures ||
+			len(got.instanceList()) != len(tt.e.instanceList()) {
+			t.Errorf("decodeEntry(%q) = %+v, %v", tt.rec, got, err)
 		}
 	}
 }

@@ -2,23 +2,31 @@ package collector
 
 import (
 	"container/heap"
-	"container/list"
 	"time"
 )
 
-// entry is one sampled PushID still being traced.
+// entry is one sampled PushID still being traced. A backlog holds up to
+// max_pending of them, so it is kept to 48 bytes, its own size class:
+// times as Unix nanoseconds, small counters, and the instances behind a
+// pointer that stays nil for the many entries never queried.
 type entry struct {
 	pushID    string
-	seen      time.Time
-	step      int // 0: the first query is next; i > 0: requery_after[i-1] is next
-	due       time.Time
-	failures  int // consecutive query rounds that ended in an error
-	instances []instanceState
+	seen      int64            // Unix nanoseconds
+	due       int64            // Unix nanoseconds
+	instances *[]instanceState // nil until a trace names an instance
 
-	heapIndex int           // position in its heap; -1 when in none
-	heap      *dueHeap      // the heap heapIndex refers to
-	unqueried *list.Element // position in queue.unqueried while step == 0 and not yet queried
-	inFlight  bool
+	heapIndex int32  // position in its heap; -1 when in none
+	step      uint16 // 0: the first query is next; i > 0: requery_after[i-1] is next
+	failures  uint8  // consecutive query rounds that ended in an error (< Options.MaxFailures)
+	unqueried bool   // in queue.unqueried and never taken for a query
+}
+
+// instanceList returns e's instances.
+func (e *entry) instanceList() []instanceState {
+	if e.instances == nil {
+		return nil
+	}
+	return *e.instances
 }
 
 // instanceState remembers which stages of one IM instance were counted, so
@@ -44,21 +52,26 @@ const lateAfter = time.Minute
 // late (due longer ago, latest first). Entries never queried are also kept
 // in arrival order, so that a full queue drops the oldest of them.
 type queue struct {
-	entries   map[string]*entry
-	waiting   dueHeap
-	ready     dueHeap
-	late      dueHeap
-	unqueried *list.List
+	entries map[string]*entry
+	waiting dueHeap
+	ready   dueHeap
+	late    dueHeap
+
+	// unqueried is in arrival order. An entry queried or removed stays in
+	// it, marked, until it reaches the front or the slice is compacted
+	// (when half of it is such): O(1) amortised, and 8 bytes an entry
+	// where a container/list element took 48.
+	unqueried []*entry
+	stale     int // entries in unqueried no longer unqueried
 }
 
 func newQueue() *queue {
-	earliest := func(a, b *entry) bool { return a.due.Before(b.due) }
+	earliest := func(a, b *entry) bool { return a.due < b.due }
 	return &queue{
-		entries:   map[string]*entry{},
-		waiting:   dueHeap{less: earliest},
-		ready:     dueHeap{less: earliest},
-		late:      dueHeap{less: func(a, b *entry) bool { return a.due.After(b.due) }},
-		unqueried: list.New(),
+		entries: map[string]*entry{},
+		waiting: dueHeap{less: earliest},
+		ready:   dueHeap{less: earliest},
+		late:    dueHeap{less: func(a, b *entry) bool { return a.due > b.due }},
 	}
 }
 
@@ -68,7 +81,8 @@ func (q *queue) len() int { return len(q.entries) }
 func (q *queue) add(e *entry) {
 	q.entries[e.pushID] = e
 	if e.step == 0 {
-		e.unqueried = q.unqueried.PushBack(e)
+		e.unqueried = true
+		q.unqueried = append(q.unqueried, e)
 	}
 	e.heapIndex = -1
 	heap.Push(&q.waiting, e)
@@ -76,23 +90,44 @@ func (q *queue) add(e *entry) {
 
 // schedule puts an entry that is neither waiting nor ready back in line.
 func (q *queue) schedule(e *entry) {
-	e.inFlight = false
 	heap.Push(&q.waiting, e)
 }
 
 // remove forgets an entry entirely.
 func (q *queue) remove(e *entry) {
 	q.detach(e)
-	if e.unqueried != nil {
-		q.unqueried.Remove(e.unqueried)
-		e.unqueried = nil
-	}
+	q.queried(e)
 	delete(q.entries, e.pushID)
 }
 
+// detach takes e out of the heap it is in, if any.
 func (q *queue) detach(e *entry) {
-	if e.heapIndex >= 0 {
-		heap.Remove(e.heap, e.heapIndex)
+	if e.heapIndex < 0 {
+		return
+	}
+	for _, h := range [...]*dueHeap{&q.waiting, &q.ready, &q.late} {
+		if i := int(e.heapIndex); i < len(h.items) && h.items[i] == e {
+			heap.Remove(h, i)
+			return
+		}
+	}
+}
+
+// queried marks e as no longer unqueried.
+func (q *queue) queried(e *entry) {
+	if !e.unqueried {
+		return
+	}
+	e.unqueried = false
+	q.stale++
+	if 2*q.stale > len(q.unqueried) {
+		live := make([]*entry, 0, len(q.unqueried)-q.stale)
+		for _, u := range q.unqueried {
+			if u.unqueried {
+				live = append(live, u)
+			}
+		}
+		q.unqueried, q.stale = live, 0
 	}
 }
 
@@ -100,11 +135,12 @@ func (q *queue) detach(e *entry) {
 // queries it and then calls schedule or remove), or the time at which the
 // next entry falls due.
 func (q *queue) next(now time.Time) (*entry, time.Time) {
-	for q.waiting.Len() > 0 && !q.waiting.items[0].due.After(now) {
+	t := now.UnixNano()
+	for q.waiting.Len() > 0 && q.waiting.items[0].due <= t {
 		heap.Push(&q.ready, heap.Pop(&q.waiting))
 	}
-	lateBefore := now.Add(-lateAfter)
-	for q.ready.Len() > 0 && q.ready.items[0].due.Before(lateBefore) {
+	lateBefore := t - int64(lateAfter)
+	for q.ready.Len() > 0 && q.ready.items[0].due < lateBefore {
 		heap.Push(&q.late, heap.Pop(&q.ready))
 	}
 	var e *entry
@@ -114,22 +150,23 @@ func (q *queue) next(now time.Time) (*entry, time.Time) {
 	case q.late.Len() > 0:
 		e = heap.Pop(&q.late).(*entry)
 	case q.waiting.Len() > 0:
-		return nil, q.waiting.items[0].due
+		return nil, time.Unix(0, q.waiting.items[0].due)
 	default:
 		return nil, time.Time{}
 	}
-	e.inFlight = true
-	if e.unqueried != nil {
-		q.unqueried.Remove(e.unqueried)
-		e.unqueried = nil
-	}
+	q.queried(e)
 	return e, time.Time{}
 }
 
 // oldestUnqueried is the entry a full queue drops.
 func (q *queue) oldestUnqueried() *entry {
-	if f := q.unqueried.Front(); f != nil {
-		return f.Value.(*entry)
+	for len(q.unqueried) > 0 {
+		if e := q.unqueried[0]; e.unqueried {
+			return e
+		}
+		q.unqueried[0] = nil // the backing array must not keep it alive
+		q.unqueried = q.unqueried[1:]
+		q.stale--
 	}
 	return nil
 }
@@ -144,14 +181,13 @@ func (h dueHeap) Len() int           { return len(h.items) }
 func (h dueHeap) Less(i, j int) bool { return h.less(h.items[i], h.items[j]) }
 func (h dueHeap) Swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
-	h.items[i].heapIndex = i
-	h.items[j].heapIndex = j
+	h.items[i].heapIndex = int32(i)
+	h.items[j].heapIndex = int32(j)
 }
 
 func (h *dueHeap) Push(x any) {
 	e := x.(*entry)
-	e.heapIndex = len(h.items)
-	e.heap = h
+	e.heapIndex = int32(len(h.items))
 	h.items = append(h.items, e)
 }
 

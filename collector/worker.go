@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -47,7 +48,7 @@ func (c *Collector) work(ctx context.Context, st *appState) {
 			}
 			continue
 		}
-		if now.Sub(e.seen) > retention {
+		if now.UnixNano()-e.seen > int64(retention) {
 			c.mu.Lock()
 			c.dropLocked(st, e, "expired")
 			c.mu.Unlock()
@@ -132,13 +133,13 @@ func (c *Collector) handle(ctx context.Context, st *appState, e *entry, tr *tima
 	default:
 		c.self.queries.WithLabelValues(app, "error").Inc()
 		e.failures++
-		if e.failures >= c.opts.MaxFailures {
+		if int(e.failures) >= c.opts.MaxFailures {
 			level.Warn(c.logger).Log("msg", "giving up on a PushID after repeated errors", "app", app, "push_id", e.pushID, "err", err)
 			c.dropLocked(st, e, "errors")
 			return 0
 		}
 		level.Debug(c.logger).Log("msg", "trace query failed; will retry", "app", app, "push_id", e.pushID, "err", err)
-		e.due = c.clock.Now().Add(errorRetryBase << min(e.failures-1, 6))
+		e.due = c.clock.Now().Add(errorRetryBase << min(e.failures-1, 6)).UnixNano()
 		st.queue.schedule(e)
 		c.markDirty(st, e)
 		return 0
@@ -158,12 +159,13 @@ func hint(e *timapi.Error) string {
 // skipped rather than run back to back. It reports whether a requery was
 // scheduled.
 func (c *Collector) advanceLocked(st *appState, e *entry, complete bool) bool {
-	now := c.clock.Now()
+	now := c.clock.Now().UnixNano()
 	if !complete {
-		for i := e.step; i < len(st.cfg.RequeryAfter); i++ {
-			due := e.seen.Add(st.cfg.RequeryAfter[i])
-			if !due.Before(now) {
-				e.step = i + 1
+		// entry.step is a uint16: a 65,536th requery offset is never used.
+		for i := int(e.step); i < min(len(st.cfg.RequeryAfter), math.MaxUint16); i++ {
+			due := e.seen + int64(st.cfg.RequeryAfter[i])
+			if due >= now {
+				e.step = uint16(i + 1)
 				e.due = due
 				st.queue.schedule(e)
 				c.markDirty(st, e)

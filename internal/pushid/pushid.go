@@ -33,8 +33,16 @@ var ErrInvalid = errors.New("invalid PushID")
 
 // Valid reports whether Validate would accept s, without building an
 // error: sources check every line of a log with it.
-func Valid(s string) bool {
-	if s == "" || len(s) > MaxLen {
+func Valid(s string) bool { return validBytes(s) && utf8.ValidString(s) }
+
+// ValidBytes is Valid for an ID still in a line's bytes: a file source
+// checks it before making it a string.
+func ValidBytes(b []byte) bool { return validBytes(b) && utf8.Valid(b) }
+
+// validBytes checks the length and that no byte is a control character or
+// a space (multi-byte characters are left to the UTF-8 check).
+func validBytes[T string | []byte](s T) bool {
+	if len(s) == 0 || len(s) > MaxLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -42,7 +50,7 @@ func Valid(s string) bool {
 			return false
 		}
 	}
-	return utf8.ValidString(s)
+	return true
 }
 
 // Validate reports whether s can be used as a PushID: non-empty, at most

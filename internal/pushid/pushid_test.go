@@ -27,6 +27,9 @@ func TestValidate(t *testing.T) {
 			if Valid(tt.id) != tt.ok {
 				t.Fatalf("Valid(%q) = %v, want %v", tt.id, !tt.ok, tt.ok)
 			}
+			if ValidBytes([]byte(tt.id)) != tt.ok {
+				t.Fatalf("ValidBytes(%q) = %v, want %v", tt.id, !tt.ok, tt.ok)
+			}
 			if (err == nil) != tt.ok {
 				t.Fatalf("Validate(%q) = %v, want ok=%v", tt.id, err, tt.ok)
 			}

@@ -96,7 +96,9 @@ type File struct {
 	started   bool              // the first poll is done: files seen later are new
 	openErrs  map[string]string // last open error logged per path, to log each once
 	buf       []byte            // read buffer shared by all followers
-	ids       []pushid.ID       // batch being built
+	ids       []pushid.ID       // batch being built; batch fills in the PushIDs
+	idBytes   []byte            // the batch's PushIDs, one after another
+	idEnds    []int             // where each PushID ends in idBytes
 	counts    lineCounts
 }
 
@@ -305,8 +307,7 @@ func (f *File) drain(fl *follower) bool {
 	}
 	f.finishLine(fl)
 	f.m.add(&f.counts)
-	f.sink.Offer(f.ids, &Cursor{Key: fl.key}) // the last IDs and the end of the cursor, saved together
-	f.ids = nil
+	f.sink.Offer(f.batch(), &Cursor{Key: fl.key}) // the last IDs and the end of the cursor, saved together
 	fl.file.Close()
 	delete(f.byID, fl.id)
 	level.Debug(f.logger).Log("msg", "stopped following file", "path", fl.path)

@@ -1,6 +1,9 @@
 package source
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,6 +40,29 @@ func TestExtract(t *testing.T) {
 		{name: "json broken", format: FormatJSON, line: `{"PushID":"p"`, reason: ReasonBadJSON},
 		{name: "json text", format: FormatJSON, line: `PushID=p`, reason: ReasonBadJSON},
 		{name: "json blank", format: FormatJSON, line: "  ", reason: ReasonNoID},
+		{name: "json spaces", format: FormatJSON, line: " { \"x\" : [ {\"PushID\":1} , \"}\" ] ,\t\"PushID\" :\r\"p-5\" } ", id: "p-5"},
+		{name: "json key in a value", format: FormatJSON, line: `{"x":"PushID","y":{"PushID":"p"}}`, reason: ReasonNoID},
+		{name: "json case differs", format: FormatJSON, line: `{"pushID":"a","PUSHID":"b"}`, reason: ReasonNoID},
+		{name: "json case differs, exact first", format: FormatJSON, line: `{"PushID":"a","pushid":"b"}`, id: "a"},
+		{name: "json duplicate key, last wins", format: FormatJSON, line: `{"PushID":"a","x":1,"PushID":"b"}`, id: "b"},
+		{name: "json duplicate key, last not an ID", format: FormatJSON, line: `{"PushID":"a","PushID":null}`, reason: ReasonNoID},
+		{name: "json escaped key", format: FormatJSON, line: `{"Push\u0049D":"p-6"}`, id: "p-6"},
+		{name: "json escaped quote in key", format: FormatJSON, field: `a"b`, line: `{"a\"b":"p-7"}`, id: "p-7"},
+		{name: "json escape is not the key", format: FormatJSON, field: `a\nb`, line: `{"a\nb":"p"}`, reason: ReasonNoID},
+		{name: "json comma in key", format: FormatJSON, field: "a,b", line: `{"a,b":"p-8"}`, id: "p-8"},
+		{name: "json invalid UTF-8 in key", format: FormatJSON, field: "a\uFFFDb", line: "{\"a\xffb\":\"p-9\"}", id: "p-9"},
+		{name: "json invalid UTF-8 in value", format: FormatJSON, line: "{\"PushID\":\"p\xff\"}", id: "p\uFFFD"},
+		{name: "json escaped backslash ends", format: FormatJSON, line: `{"x":"\\","PushID":"p-10"}`, id: "p-10"},
+		{name: "json nested deeper", format: FormatJSON, field: "a.b.c", line: `{"b":{"c":"no"},"a":{"c":"no","b":{"c":"p-11"}}}`, id: "p-11"},
+		{name: "json nested missing", format: FormatJSON, field: "a.b", line: `{"a":{"c":"p"},"b":"p"}`, reason: ReasonNoID},
+		{name: "json nested array", format: FormatJSON, field: "a.b", line: `{"a":[{"b":"p"}]}`, reason: ReasonNoID},
+		{name: "json nested broken", format: FormatJSON, field: "a.b", line: `{"a":{"b":"p"}`, reason: ReasonBadJSON},
+		{name: "json number then brace", format: FormatJSON, line: `{"PushID":12}`, id: "12"},
+		{name: "json bool", format: FormatJSON, line: `{"PushID":true}`, reason: ReasonNoID},
+		{name: "json empty object", format: FormatJSON, line: `{ }`, reason: ReasonNoID},
+		{name: "json string line", format: FormatJSON, line: `"PushID"`, reason: ReasonNoID},
+		{name: "json trailing text", format: FormatJSON, line: `{"PushID":"p"} x`, reason: ReasonBadJSON},
+		{name: "json two objects", format: FormatJSON, line: `{"PushID":"p"}{}`, reason: ReasonBadJSON},
 		{name: "plain", format: FormatPlain, line: " \tp-4 ", id: "p-4"},
 		{name: "plain blank", format: FormatPlain, line: " ", reason: ReasonNoID},
 		{name: "plain space inside", format: FormatPlain, line: "p 4", reason: ReasonInvalidID},
@@ -48,7 +74,8 @@ func TestExtract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id, app, reason := e.extract([]byte(tt.line))
+			b, app, reason := e.extract([]byte(tt.line))
+			id := string(b)
 			if id != tt.id || app != tt.app || reason != tt.reason {
 				t.Fatalf("extract(%q) = %q, %q, %q; want %q, %q, %q", tt.line, id, app, reason, tt.id, tt.app, tt.reason)
 			}
@@ -134,4 +161,76 @@ func BenchmarkExtract(b *testing.B) {
 			}
 		})
 	}
+}
+
+// mapExtract is the JSON extraction as it was before jsonExtractor walked
+// the text itself: each level decoded into a map. FuzzJSONLikeMap holds the
+// two to the same results.
+func mapExtract(path []string, line []byte) (string, string) {
+	raw := bytes.TrimSpace(line)
+	if len(raw) == 0 {
+		return "", ReasonNoID
+	}
+	for i, key := range path {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			var syntax *json.SyntaxError
+			if i == 0 && errors.As(err, &syntax) {
+				return "", ReasonBadJSON
+			}
+			return "", ReasonNoID
+		}
+		v, ok := obj[key]
+		if !ok {
+			return "", ReasonNoID
+		}
+		raw = bytes.TrimSpace(v)
+	}
+	var s string
+	switch c := raw[0]; {
+	case c == '"':
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", ReasonBadJSON
+		}
+	case c == '-' || ('0' <= c && c <= '9'):
+		s = string(raw)
+	default:
+		return "", ReasonNoID
+	}
+	if !pushid.Valid(s) {
+		return "", ReasonInvalidID
+	}
+	return s, ""
+}
+
+func FuzzJSONLikeMap(f *testing.F) {
+	for _, s := range []string{
+		`{"PushID":"p-1","x":[1,{"y":"}"}]}`,
+		`{"a":{"b":"p-2"},"a":{"b":3}}`,
+		`{"Push\u0049D":"p\u002d3", "pushid" : "x"}`,
+		`{"a" : { "b" : -1.5e3 } }`,
+		`{"PushID":"a\\","b":"\""}`,
+		"{\"a\xff\":{\"b\":\"p\xfe\"}}",
+		`{"a":{"b":"\ud800"}}`,
+		`[{"PushID":"p"}]`,
+		`{"PushID":"p"`,
+		`{}`,
+		``,
+	} {
+		f.Add([]byte(s))
+	}
+	paths := [][]string{{"PushID"}, {"a", "b"}, {"a\uFFFD", "b"}}
+	exts := make([]lineExtractor, len(paths))
+	for i, p := range paths {
+		exts[i] = &jsonExtractor{path: p}
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		for i, e := range exts {
+			id, _, reason := e.extract(line)
+			wantID, wantReason := mapExtract(paths[i], line)
+			if string(id) != wantID || reason != wantReason {
+				t.Fatalf("path %q, line %q: got %q, %q; decoding into maps gives %q, %q", paths[i], line, id, reason, wantID, wantReason)
+			}
+		}
+	})
 }

@@ -21,7 +21,10 @@ type Cursor struct {
 // Sink receives PushIDs. The collector implements it.
 type Sink interface {
 	// Offer hands ids (possibly none) and, if non-nil, the cursor that
-	// follows them to the pipeline. It does not block on I/O.
+	// follows them to the pipeline. It does not block on I/O. The caller
+	// may reuse ids once Offer returns, so a sink copies what it keeps. The
+	// PushIDs of one call may share one string: a sink that keeps a few of
+	// them copies those (strings.Clone) rather than pin the whole batch.
 	Offer(ids []pushid.ID, cursor *Cursor)
 	// Durable returns once everything offered before the call has been
 	// saved to disk, or ctx ends. Webhooks call it before replying 2xx.
