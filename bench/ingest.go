@@ -138,7 +138,19 @@ func ingestFormat(o *options, format, path string, lines, reps int) (row, error)
 	if err != nil {
 		return row{}, err
 	}
-	return ingestRow(fmt.Sprintf("ingest %s, %s lines, 1 core, sample_ratio %g", format, si(float64(lines)), ingestRatio), st, reps), nil
+	r := ingestRow(fmt.Sprintf("ingest %s, %s lines, 1 core, sample_ratio %g", format, si(float64(lines)), ingestRatio), st, reps)
+	if format == source.FormatJSON {
+		var cpu []float64
+		for range reps {
+			var br ingestResult
+			if _, err := runChild("bare", ingestArgs{Format: jsonStdlib, Path: path}, 1, "", &br); err != nil {
+				return r, err
+			}
+			cpu = append(cpu, float64(br.Lines)/br.CPU)
+		}
+		r.figure += fmt.Sprintf("; for reference, a bare loop with encoding/json (Unmarshal into a struct, same ID check): %s lines/CPU-s", si(median(cpu)))
+	}
+	return r, nil
 }
 
 // ingestAuto is the regex row with sample_ratio: auto.
