@@ -53,7 +53,7 @@ type ingestResult struct {
 }
 
 func runIngest(o *options) ([]row, error) {
-	lines, reps := 2_000_000, 3
+	lines, reps := 2_000_000, 5
 	if o.quick {
 		lines, reps = 10_000, 1
 	}
