@@ -21,7 +21,8 @@
 // The server is modelled as the simulator models it: at most N calls in any
 // sliding window of W, where N/W is rate_limit (N = rate_limit and W = 1 s
 // from 1 call/s up, N = 1 and W = 1/rate_limit below). Between those
-// arrival-based checks a token bucket spreads the calls evenly.
+// arrival-based checks a token bucket spreads the calls evenly, and no two
+// calls are let through less than 1/rate_limit apart.
 package pacer
 
 import (
@@ -53,6 +54,7 @@ type Pacer struct {
 	rate      float64
 	calls     []*call   // calls that may still be inside a window, in release order
 	fullUntil time.Time // New's full window: no call before it
+	released  time.Time // when the last call was let through
 	trips     shortestTrip
 }
 
@@ -126,10 +128,13 @@ func (p *Pacer) Wait(ctx context.Context) (done func(sent, replied time.Time), e
 	}
 	for {
 		p.mu.Lock()
-		wait, inFlight := p.untilFreeLocked(p.clock.Now())
+		now := p.clock.Now()
+		wait, inFlight := p.untilFreeLocked(now)
+		wait = max(wait, p.untilSpacedLocked(now))
 		if wait <= 0 && inFlight == nil {
 			c := &call{done: make(chan struct{})}
 			p.calls = append(p.calls, c)
+			p.released = now
 			p.mu.Unlock()
 			return func(sent, replied time.Time) { p.finish(c, sent, replied) }, nil
 		}
@@ -138,6 +143,20 @@ func (p *Pacer) Wait(ctx context.Context) (done func(sent, replied time.Time), e
 			return nil, err // the bucket's slot has passed: nothing to give back
 		}
 	}
+}
+
+// untilSpacedLocked is how long a call at now must still wait to be one
+// interval (1/rate) after the last one let through. The bucket alone would
+// let a caller that waited long for the window (or woke up late) be
+// followed at once by the next: fine for a server that counts calls per
+// second, not for one that spaces them. Less a microsecond, so that the
+// rounding between the bucket's interval and this one never costs a sleep.
+func (p *Pacer) untilSpacedLocked(now time.Time) time.Duration {
+	if p.released.IsZero() || p.rate <= 0 {
+		return 0
+	}
+	interval := time.Duration(float64(time.Second) / p.rate)
+	return p.released.Add(interval - time.Microsecond).Sub(now)
 }
 
 // untilFreeLocked is how long a call made at now must still wait for the
@@ -217,8 +236,8 @@ func (p *Pacer) sleep(ctx context.Context, d time.Duration, ch <-chan struct{}) 
 	}
 }
 
-// Delay reports how long a call made now would wait, without reserving; a
-// call in flight that holds the window up counts as finishing now.
+// Delay reports how long a call made now would wait, without reserving,
+// leaving out any wait for the outcome of calls still in flight.
 func (p *Pacer) Delay() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -227,5 +246,5 @@ func (p *Pacer) Delay() time.Duration {
 	d := r.DelayFrom(now)
 	r.CancelAt(now)
 	w, _ := p.untilFreeLocked(now)
-	return max(d, w)
+	return max(d, w, p.untilSpacedLocked(now))
 }
