@@ -22,7 +22,7 @@
 // sliding window of W, where N/W is rate_limit (N = rate_limit and W = 1 s
 // from 1 call/s up, N = 1 and W = 1/rate_limit below). Between those
 // arrival-based checks a token bucket spreads the calls evenly, and no two
-// calls are let through less than 1/rate_limit apart.
+// calls are let through less than 90 % of 1/rate_limit apart.
 package pacer
 
 import (
@@ -54,7 +54,7 @@ type Pacer struct {
 	rate      float64
 	calls     []*call   // calls that may still be inside a window, in release order
 	fullUntil time.Time // New's full window: no call before it
-	released  time.Time // when the last call was let through
+	allowed   time.Time // when the last call let through was allowed to go
 	trips     shortestTrip
 }
 
@@ -120,7 +120,8 @@ func (p *Pacer) Wait(ctx context.Context) (done func(sent, replied time.Time), e
 	now := p.clock.Now()
 	r := p.lim.ReserveN(now, 1)
 	p.mu.Unlock()
-	if err := p.sleep(ctx, r.DelayFrom(now), nil); err != nil {
+	slot := now.Add(r.DelayFrom(now))
+	if err := p.sleep(ctx, slot.Sub(now), nil); err != nil {
 		p.mu.Lock()
 		r.CancelAt(p.clock.Now())
 		p.mu.Unlock()
@@ -129,44 +130,62 @@ func (p *Pacer) Wait(ctx context.Context) (done func(sent, replied time.Time), e
 	for {
 		p.mu.Lock()
 		now := p.clock.Now()
-		wait, inFlight := p.untilFreeLocked(now)
-		wait = max(wait, p.untilSpacedLocked(now))
-		if wait <= 0 && inFlight == nil {
+		free, inFlight := p.windowFreeLocked(now)
+		at := latest(slot, free, p.spacedLocked())
+		if inFlight == nil && !at.After(now) {
 			c := &call{done: make(chan struct{})}
 			p.calls = append(p.calls, c)
-			p.released = now
+			p.allowed = latest(at, now.Add(-p.catchUpLocked()))
 			p.mu.Unlock()
 			return func(sent, replied time.Time) { p.finish(c, sent, replied) }, nil
 		}
 		p.mu.Unlock()
-		if err := p.sleep(ctx, wait, inFlight); err != nil {
+		if err := p.sleep(ctx, at.Sub(now), inFlight); err != nil {
 			return nil, err // the bucket's slot has passed: nothing to give back
 		}
 	}
 }
 
-// untilSpacedLocked is how long a call at now must still wait to be one
-// interval (1/rate) after the last one let through. The bucket alone would
-// let a caller that waited long for the window (or woke up late) be
-// followed at once by the next: fine for a server that counts calls per
-// second, not for one that spaces them. Less a microsecond, so that the
-// rounding between the bucket's interval and this one never costs a sleep.
-func (p *Pacer) untilSpacedLocked(now time.Time) time.Duration {
-	if p.released.IsZero() || p.rate <= 0 {
-		return 0
+// spacedLocked is when the next call will be one interval (1/rate) after
+// the moment the last call let through was allowed to go. The bucket alone
+// would let a caller that waited long for the window be followed at once
+// by the next: fine for a server that counts calls per second, not for one
+// that spaces them. Spacing from when the last call was allowed rather than
+// from when it went lets a caller that woke up a little late be followed on
+// time (up to catchUpLocked), so that wake-up delays are not lost from the
+// budget. Less a microsecond, so that rounding between the bucket's
+// interval and this one never costs a sleep.
+func (p *Pacer) spacedLocked() time.Time {
+	if p.allowed.IsZero() || p.rate <= 0 {
+		return time.Time{}
 	}
-	interval := time.Duration(float64(time.Second) / p.rate)
-	return p.released.Add(interval - time.Microsecond).Sub(now)
+	return p.allowed.Add(p.intervalLocked() - time.Microsecond)
 }
 
-// untilFreeLocked is how long a call made at now must still wait for the
-// server's window to have room, or, when that depends on a call in flight,
-// that call's done channel. It forgets calls that can no longer be inside
-// any window.
-func (p *Pacer) untilFreeLocked(now time.Time) (time.Duration, <-chan struct{}) {
-	if now.Before(p.fullUntil) {
-		return p.fullUntil.Sub(now), nil
+// catchUpLocked is how much of a late wake-up the next call may make up:
+// calls are never let through less than 90 % of an interval apart.
+func (p *Pacer) catchUpLocked() time.Duration { return p.intervalLocked() / 10 }
+
+func (p *Pacer) intervalLocked() time.Duration {
+	return time.Duration(float64(time.Second) / p.rate)
+}
+
+func latest(ts ...time.Time) time.Time {
+	l := ts[0]
+	for _, t := range ts[1:] {
+		if t.After(l) {
+			l = t
+		}
 	}
+	return l
+}
+
+// windowFreeLocked is when the server's window has room for one more call:
+// a time in the past when it has room now (the moment it got room, so that
+// a caller woken late can be followed on time), or zero when it never was
+// full. When that depends on a call in flight it returns that call's done
+// channel instead. It forgets calls that can no longer matter.
+func (p *Pacer) windowFreeLocked(now time.Time) (time.Time, <-chan struct{}) {
 	span := p.window + Margin
 	var leave []time.Time // when each finished call that counts leaves the window
 	var inFlight <-chan struct{}
@@ -175,8 +194,8 @@ func (p *Pacer) untilFreeLocked(now time.Time) (time.Duration, <-chan struct{}) 
 		switch {
 		case !c.finished:
 			inFlight = c.done
-		case !c.counted || !now.Before(c.arrived.Add(span)):
-			continue
+		case !c.counted || c.arrived.Add(2*span).Before(now):
+			continue // never counted, or left the window long enough ago
 		default:
 			leave = append(leave, c.arrived.Add(span))
 		}
@@ -185,14 +204,14 @@ func (p *Pacer) untilFreeLocked(now time.Time) (time.Duration, <-chan struct{}) 
 	clear(p.calls[len(kept):])
 	p.calls = kept
 	excess := len(kept) - p.perWindow + 1 // calls that must leave before one more fits
-	if excess <= 0 {
-		return 0, nil
-	}
-	if excess > len(leave) {
-		return 0, inFlight // only an outcome can tell when
+	switch {
+	case excess <= 0:
+		return p.fullUntil, nil
+	case excess > len(leave):
+		return time.Time{}, inFlight // only an outcome can tell when
 	}
 	slices.SortFunc(leave, func(a, b time.Time) int { return a.Compare(b) })
-	return leave[excess-1].Sub(now), nil
+	return latest(p.fullUntil, leave[excess-1]), nil
 }
 
 // finish records a call's outcome (see Wait).
@@ -245,6 +264,6 @@ func (p *Pacer) Delay() time.Duration {
 	r := p.lim.ReserveN(now, 1)
 	d := r.DelayFrom(now)
 	r.CancelAt(now)
-	w, _ := p.untilFreeLocked(now)
-	return max(d, w, p.untilSpacedLocked(now))
+	free, _ := p.windowFreeLocked(now)
+	return max(d, latest(free, p.spacedLocked()).Sub(now))
 }
