@@ -60,7 +60,7 @@ type Pacer struct {
 
 // call is one call let through.
 type call struct {
-	finished bool          // Done was called
+	finished bool          // its done func was called
 	counted  bool          // the server may have counted it (valid when finished)
 	arrived  time.Time     // at the latest (valid when finished and counted)
 	done     chan struct{} // closed when finished
