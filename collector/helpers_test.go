@@ -230,20 +230,6 @@ func trace(id string, in ...timapi.Instance) *timapi.Trace {
 	return &timapi.Trace{PushID: id, Instances: in}
 }
 
-// counterLive reads a counter from the live (unsaved) state.
-func (h *harness) counterLive(k seriesKey) float64 {
-	h.c.mu.Lock()
-	defer h.c.mu.Unlock()
-	return h.c.series.counters[k]
-}
-
-// commitWait returns a channel closed after the next checkpoint.
-func (c *Collector) commitWait() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.commitCh
-}
-
 type cursorFor struct{ key, value string }
 
 func (c cursorFor) cursor() *source.Cursor { return &source.Cursor{Key: c.key, Value: []byte(c.value)} }
