@@ -87,7 +87,7 @@ func budgetRun(o *options, rl float64, warm, dur time.Duration) (row, error) {
 	for i := range ids {
 		ids[i] = pushid.ID{App: benchAppTag, PushID: sim.NewPush(simAppID), Source: pushid.SourceFile, Seen: time.Now()}
 	}
-	c.Offer(ids, nil)
+	offer(c, ids)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)

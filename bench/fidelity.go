@@ -148,7 +148,7 @@ func fidelityRun(dir string, v fidelityVariant, changeAt, total time.Duration) (
 		for i := range ids {
 			ids[i] = pushid.ID{App: benchAppTag, PushID: sim.NewPush(simAppID), Source: pushid.SourceFile, Seen: t}
 		}
-		c.Offer(ids, nil)
+		offer(c, ids)
 		if err := d.advanceTo(t.Add(time.Second)); err != nil {
 			return nil, err
 		}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/exposition"
-	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
 	"github.com/timpush/timpush_exporter/internal/timapi"
@@ -321,9 +320,13 @@ type countingSink struct {
 	done chan struct{}
 }
 
-func (s *countingSink) Offer(ids []pushid.ID, cur *source.Cursor) {
-	s.Collector.Offer(ids, cur)
-	if s.n.Add(int64(len(ids))) >= s.want {
+func (s *countingSink) Offer(b source.Batch) {
+	s.Collector.Offer(b)
+	n := 0
+	for _, r := range b.Received {
+		n += r.N
+	}
+	if s.n.Add(int64(n)) >= s.want {
 		s.once.Do(func() { close(s.done) })
 	}
 }

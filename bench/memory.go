@@ -13,6 +13,7 @@ import (
 
 	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/pushid"
+	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
 )
 
@@ -116,7 +117,7 @@ func childMemory(raw json.RawMessage, _ string) (any, error) {
 	runDone := make(chan error, 1)
 	go func() { runDone <- c.Run(ctx) }()
 	save := func() error {
-		c.Offer(nil, nil)
+		c.Offer(source.Batch{})
 		return c.Durable(ctx)
 	}
 	if err := save(); err != nil {
@@ -130,7 +131,7 @@ func childMemory(raw json.RawMessage, _ string) (any, error) {
 			ids = append(ids, pushid.ID{App: benchAppTag, PushID: fmt.Sprintf("144115233406643804-1764036003-%010d", j),
 				Source: pushid.SourceWebhook, Seen: seen})
 		}
-		c.Offer(ids, nil)
+		offer(c, ids)
 		if err := c.Durable(ctx); err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/exposition"
 	"github.com/timpush/timpush_exporter/internal/pushid"
+	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
@@ -107,7 +108,7 @@ func runScrape(o *options) ([]row, error) {
 	for i := range renders {
 		id := pushid.ID{App: "app00", PushID: "extra-" + strconv.Itoa(i), Source: pushid.SourceWebhook, Seen: time.Now()}
 		t := time.Now()
-		c.Offer([]pushid.ID{id}, nil)
+		offer(c, []pushid.ID{id})
 		if err := c.Durable(ctx); err != nil {
 			return rows, err
 		}
@@ -131,7 +132,7 @@ func populate(c *collector.Collector, reg prometheus.Gatherer, size scrapeSize) 
 					Source: pushid.SourceFile, Seen: time.Now()})
 			}
 		}
-		c.Offer(ids, nil)
+		offer(c, ids)
 	}
 	want := float64(size.apps * len(scrapePlatforms) * size.codes)
 	deadline := time.Now().Add(2 * time.Minute)
@@ -141,7 +142,7 @@ func populate(c *collector.Collector, reg prometheus.Gatherer, size scrapeSize) 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c.Offer(nil, nil) // a new generation, so that Durable waits for a checkpoint after the last count
+	c.Offer(source.Batch{}) // a new generation, so that Durable waits for a checkpoint after the last count
 	return c.Durable(context.Background())
 }
 

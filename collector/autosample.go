@@ -37,8 +37,6 @@ const (
 	// autoMaxStep bounds how fast the ratio grows between two tunings;
 	// cuts apply at once, to protect the budget.
 	autoMaxStep = 2.0
-	// autoCutEvery arrivals, the ratio is checked against a burst (cut).
-	autoCutEvery = 100
 )
 
 // autoSampler chooses an app's sample ratio so that the expected calls —

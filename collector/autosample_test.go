@@ -12,6 +12,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/pacer"
 	"github.com/timpush/timpush_exporter/internal/pushid"
+	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
@@ -66,7 +67,7 @@ func TestAutoSampleFillsBudget(t *testing.T) {
 				ids[i] = pushid.ID{App: "a", PushID: fmt.Sprintf("id-%d", n), Source: "file", Seen: fake.Now()}
 				offered[ids[i].PushID] = fake.Now()
 			}
-			c.Offer(ids, nil)
+			offer(c, ids, nil)
 			end := fake.Now().Add(time.Second)
 			for {
 				fake.BlockUntil(2) // worker and checkpoint loop both wait on the clock
@@ -152,12 +153,12 @@ func TestAutoSampleBurst(t *testing.T) {
 	for i := range ids {
 		ids[i] = pushid.ID{App: "a", PushID: fmt.Sprintf("burst-%d", i), Source: "file", Seen: fake.Now()}
 	}
-	c.Offer(ids, nil)
+	offer(c, ids, nil)
 	c.mu.Lock()
 	sampledN := c.series.counters[seriesKey{metric: mSampled, app: "a"}]
 	c.mu.Unlock()
 	if sampledN > 200 {
-		t.Fatalf("%v of a 100,000-PushID burst sampled, want the ratio cut after the first %d", sampledN, autoCutEvery)
+		t.Fatalf("%v of a 100,000-PushID burst sampled, want the ratio cut after the first %d", sampledN, source.AskEvery)
 	}
 	t.Logf("%v of 100,000 sampled", sampledN)
 }

@@ -233,35 +233,28 @@ func (c *Collector) wakeLocked(st *appState) {
 }
 
 // Offer implements source.Sink.
-func (c *Collector) Offer(ids []pushid.ID, cur *source.Cursor) {
+func (c *Collector) Offer(b source.Batch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offered++
-	// Received is counted per batch, not per ID: a log read from its
-	// beginning offers millions, and a map update each was an eighth of the
-	// ingest CPU.
-	received := seriesKey{metric: mReceived}
-	n := 0.0
+	for _, n := range b.Received {
+		st := c.apps[n.App]
+		if st == nil {
+			c.self.unknownApp.WithLabelValues(n.Source).Add(float64(n.N))
+			continue
+		}
+		c.series.add(seriesKey{metric: mReceived, app: n.App, extra: n.Source}, float64(n.N))
+	}
 	var st *appState // the last ID's: a batch is usually all one app's
-	for _, id := range ids {
+	for _, id := range b.IDs {
 		if st == nil || st.cfg.Name != id.App {
 			if st = c.apps[id.App]; st == nil {
-				c.self.unknownApp.WithLabelValues(id.Source).Inc()
-				continue
+				continue // counted as unknown above
 			}
 		}
 		c.offerLocked(st, id)
-		if n > 0 && (received.app != id.App || received.extra != id.Source) {
-			c.series.add(received, n)
-			n = 0
-		}
-		received.app, received.extra = id.App, id.Source
-		n++
 	}
-	if n > 0 {
-		c.series.add(received, n)
-	}
-	if cur != nil {
+	if cur := b.Cursor; cur != nil {
 		if cur.Value == nil {
 			delete(c.cursors, cur.Key)
 		} else {
@@ -271,19 +264,25 @@ func (c *Collector) Offer(ids []pushid.ID, cur *source.Cursor) {
 	}
 }
 
-// offerLocked takes one PushID of st's app.
+// Ratio implements source.Sink.
+func (c *Collector) Ratio(app string, arrivals int) (float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.apps[app]
+	if st == nil {
+		return 0, false
+	}
+	if st.auto != nil && arrivals > 0 {
+		st.auto.arrivals += float64(arrivals)
+		st.auto.cut(c.clock.Now(), st.cfg.RateLimit, st.queue.ready.Len())
+	}
+	return st.ratio(), true
+}
+
+// offerLocked takes one sampled PushID of st's app.
 func (c *Collector) offerLocked(st *appState, id pushid.ID) {
 	app := st.cfg.Name
-	h := hashID(id.PushID)
-	if st.auto != nil {
-		st.auto.arrivals++
-		if int(st.auto.arrivals)%autoCutEvery == 0 {
-			st.auto.cut(c.clock.Now(), st.cfg.RateLimit, st.queue.ready.Len())
-		}
-	}
-	if !sampled(h, st.ratio()) {
-		return
-	}
+	h := pushid.Hash(id.PushID)
 	if _, pending := st.queue.entries[id.PushID]; pending || !st.dedup.add(h, id.Seen) {
 		c.series.add(seriesKey{metric: mDuplicates, app: app}, 1)
 		return

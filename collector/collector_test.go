@@ -113,8 +113,8 @@ func TestDuplicatesAndSampling(t *testing.T) {
 	}
 	// Deterministic: a subset relation between ratios, and the same answer twice.
 	for _, id := range ids {
-		hsh := hashID(id)
-		if sampled(hsh, 0.1) && !sampled(hsh, 0.5) {
+		hsh := pushid.Hash(id)
+		if pushid.Sampled(hsh, 0.1) && !pushid.Sampled(hsh, 0.5) {
 			t.Fatalf("%s kept at 0.1 but not at 0.5", id)
 		}
 	}
@@ -206,7 +206,7 @@ func TestErrorCodeCap(t *testing.T) {
 func TestReceivedCountedPerAppAndSource(t *testing.T) {
 	h := newHarness(t, "", nil)
 	at := h.clock.Now()
-	h.c.Offer([]pushid.ID{
+	offer(h.c, []pushid.ID{
 		{App: "prod", PushID: "a", Source: "file", Seen: at},
 		{App: "prod", PushID: "b", Source: "file", Seen: at},
 		{App: "prod", PushID: "c", Source: "webhook", Seen: at},

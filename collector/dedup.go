@@ -5,34 +5,6 @@ import (
 	"time"
 )
 
-// hashID is the PushID's 64-bit FNV-1a hash: the sampling decision and the
-// dedup key. It is stable across processes, restarts and replicas.
-func hashID(pushID string) uint64 {
-	// FNV-1a, inline: hash/fnv's interface cost 8 % of the ingest CPU.
-	x := uint64(14695981039346656037)
-	for i := 0; i < len(pushID); i++ {
-		x ^= uint64(pushID[i])
-		x *= 1099511628211
-	}
-	// FNV-1a mixes a change in the last bytes poorly into the high bits that
-	// the sampling threshold reads; the splitmix64 finaliser fixes that.
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
-// sampled decides deterministically whether a PushID is traced: a lower
-// ratio keeps a subset of what a higher one kept.
-func sampled(hash uint64, ratio float64) bool {
-	if ratio >= 1 {
-		return true
-	}
-	return float64(hash>>11)/(1<<53) < ratio
-}
-
 // retention is how long Tencent keeps traces, and so how long a PushID is
 // worth remembering.
 const retention = 7 * 24 * time.Hour

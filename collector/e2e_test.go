@@ -73,9 +73,9 @@ func runAgainstSimulator(t *testing.T, pushes int, faults simulator.Faults) {
 
 	for i := 0; i < pushes; i++ {
 		id := sim.NewPush(appID)
-		c.Offer([]pushid.ID{{App: "e2e", PushID: id, Source: pushid.SourceFile, Seen: fake.Now()}}, nil)
+		offer(c, []pushid.ID{{App: "e2e", PushID: id, Source: pushid.SourceFile, Seen: fake.Now()}}, nil)
 		if i%3 == 0 { // duplicates are harmless
-			c.Offer([]pushid.ID{{App: "e2e", PushID: id, Source: pushid.SourceWebhook, Seen: fake.Now()}}, nil)
+			offer(c, []pushid.ID{{App: "e2e", PushID: id, Source: pushid.SourceWebhook, Seen: fake.Now()}}, nil)
 		}
 	}
 	// Drive time: whenever the worker and the checkpoint loop both wait on

@@ -148,7 +148,7 @@ func (h *harness) offer(ids ...string) {
 	for _, id := range ids {
 		batch = append(batch, pushid.ID{App: "prod", PushID: id, Source: pushid.SourceFile, Seen: h.clock.Now()})
 	}
-	h.c.Offer(batch, nil)
+	offer(h.c, batch, nil)
 }
 
 func (h *harness) checkpoint() {
@@ -243,4 +243,12 @@ func (h *harness) failures(platform, stage, code string) float64 {
 		}
 	}
 	return sum
+}
+
+// offer hands ids to c as a source would: sampled at c's ratio, all of
+// them counted as received.
+func offer(c *Collector, ids []pushid.ID, cur *source.Cursor) {
+	ids = append([]pushid.ID(nil), ids...)
+	kept, received := source.Sample(c, ids)
+	c.Offer(source.Batch{IDs: kept, Received: received, Cursor: cur})
 }

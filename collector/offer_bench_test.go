@@ -23,7 +23,7 @@ func BenchmarkOffer(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		c.Offer(batches[i%len(batches)], nil)
+		offer(c, batches[i%len(batches)], nil)
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/ID")

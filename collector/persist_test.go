@@ -62,9 +62,9 @@ func TestCrashLosesOnlyUnsavedWorkAndNeverCountsTwice(t *testing.T) {
 func TestCursorsSavedWithIDs(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, dir, nil)
-	h.c.Offer(nil, cursorFor{"file:/a", "offset=10"}.cursor())
+	offer(h.c, nil, cursorFor{"file:/a", "offset=10"}.cursor())
 	h.checkpoint()
-	h.c.Offer(nil, cursorFor{"file:/a", "offset=20"}.cursor()) // not saved
+	offer(h.c, nil, cursorFor{"file:/a", "offset=20"}.cursor()) // not saved
 	h.crash()
 	h2 := newHarness(t, dir, nil)
 	if v, ok := h2.c.Cursor("file:/a"); !ok || string(v) != "offset=10" {

@@ -92,7 +92,8 @@ func (d *Demo) Stream(ctx context.Context, sink source.Sink) {
 		case <-t.C():
 		}
 		id := d.Sim.NewPush(sdkAppID)
-		sink.Offer([]pushid.ID{{App: AppName, PushID: id, Source: pushid.SourceDemo, Seen: d.clock.Now()}}, nil)
+		ids, received := source.Sample(sink, []pushid.ID{{App: AppName, PushID: id, Source: pushid.SourceDemo, Seen: d.clock.Now()}})
+		sink.Offer(source.Batch{IDs: ids, Received: received})
 	}
 }
 

@@ -177,7 +177,7 @@ func (f *File) Run(ctx context.Context) error {
 // and closes the files.
 func (f *File) stop() {
 	for _, fl := range f.followers {
-		f.sink.Offer(nil, fl.cursor())
+		f.sink.Offer(Batch{Cursor: fl.cursor()})
 		fl.file.Close()
 	}
 	f.followers, f.byID = nil, make(map[fileIdentity]*follower)
@@ -307,7 +307,7 @@ func (f *File) drain(fl *follower) bool {
 	}
 	f.finishLine(fl)
 	f.m.add(&f.counts)
-	f.sink.Offer(f.batch(), &Cursor{Key: fl.key}) // the last IDs and the end of the cursor, saved together
+	f.offer(&Cursor{Key: fl.key}) // the last IDs and the end of the cursor, saved together
 	fl.file.Close()
 	delete(f.byID, fl.id)
 	level.Debug(f.logger).Log("msg", "stopped following file", "path", fl.path)
@@ -325,7 +325,7 @@ func (f *File) forgetGone() {
 			continue
 		}
 		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-			f.sink.Offer(nil, &Cursor{Key: key})
+			f.sink.Offer(Batch{Cursor: &Cursor{Key: key}})
 			delete(f.orphans, key)
 		}
 	}

@@ -15,17 +15,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
 // countSink counts what it is offered and keeps nothing.
 type countSink struct{ ids atomic.Int64 }
 
-func (s *countSink) Offer(ids []pushid.ID, _ *Cursor) { s.ids.Add(int64(len(ids))) }
-func (s *countSink) Durable(context.Context) error    { return nil }
-func (s *countSink) Cursor(string) ([]byte, bool)     { return nil, false }
-func (s *countSink) Cursors(string) map[string][]byte { return nil }
+func (s *countSink) Offer(b Batch)                     { s.ids.Add(int64(len(b.IDs))) }
+func (s *countSink) Ratio(string, int) (float64, bool) { return 1, true }
+func (s *countSink) Durable(context.Context) error     { return nil }
+func (s *countSink) Cursor(string) ([]byte, bool)      { return nil, false }
+func (s *countSink) Cursors(string) map[string][]byte  { return nil }
 
 func benchLine(i int) string {
 	if i%2 == 1 { // half the lines carry no ID

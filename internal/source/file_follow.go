@@ -314,5 +314,11 @@ func (f *File) flush(fl *follower) {
 	if len(f.ids) == 0 && c == nil {
 		return
 	}
-	f.sink.Offer(f.batch(), c)
+	f.offer(c)
+}
+
+// offer hands the batch being built, and c, to the sink.
+func (f *File) offer(c *Cursor) {
+	ids, received := Sample(f.sink, f.batch())
+	f.sink.Offer(Batch{IDs: ids, Received: received, Cursor: c})
 }

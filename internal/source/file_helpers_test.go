@@ -40,7 +40,11 @@ func newFileTestSink() *fileTestSink {
 	return &fileTestSink{cursors: make(map[string][]byte), offered: make(chan struct{}, 1)}
 }
 
-func (s *fileTestSink) Offer(ids []pushid.ID, c *Cursor) {
+// Ratio keeps every PushID of any app.
+func (s *fileTestSink) Ratio(string, int) (float64, bool) { return 1, true }
+
+func (s *fileTestSink) Offer(b Batch) {
+	ids, c := b.IDs, b.Cursor
 	s.mu.Lock()
 	s.ids = append(s.ids, ids...)
 	s.offers = append(s.offers, fileOffer{n: len(ids), cursor: c})

@@ -71,10 +71,10 @@ func (f *File) dropStale() {
 		}
 		path, drain := cursorPath(key)
 		if _, err := os.Lstat(path); drain || errors.Is(err, os.ErrNotExist) {
-			f.sink.Offer(nil, &Cursor{Key: key})
+			f.sink.Offer(Batch{Cursor: &Cursor{Key: key}})
 			continue
 		}
-		f.sink.Offer(nil, &Cursor{Key: key, Value: position{}.encode()})
+		f.sink.Offer(Batch{Cursor: &Cursor{Key: key, Value: position{}.encode()}})
 	}
 }
 
@@ -277,7 +277,7 @@ func (f *File) drainRotated(r *rotatedFile) {
 	level.Info(f.logger).Log("msg", "reading the rest of a file rotated while stopped", "path", r.path, "was", r.was,
 		"offset", fl.offset, "size", fl.size)
 	f.m.rotations.Inc()
-	f.sink.Offer(nil, fl.cursor()) // saved under its drain key before its old key is dropped
+	f.sink.Offer(Batch{Cursor: fl.cursor()}) // saved under its drain key before its old key is dropped
 	fl.offered = fl.lineStart
 	if r.key != fl.key {
 		f.stale[r.key] = true

@@ -196,7 +196,8 @@ func (w *Webhook) take(ctx context.Context, ids []pushid.ID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	w.sink.Offer(ids, nil)
+	sampled, received := Sample(w.sink, ids)
+	w.sink.Offer(Batch{IDs: sampled, Received: received})
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -31,7 +31,11 @@ type whSink struct {
 	entered   chan struct{} // if set, receives once per Durable call
 }
 
-func (s *whSink) Offer(ids []pushid.ID, c *Cursor) {
+// Ratio keeps every PushID of any app.
+func (s *whSink) Ratio(string, int) (float64, bool) { return 1, true }
+
+func (s *whSink) Offer(b Batch) {
+	ids, c := b.IDs, b.Cursor
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c != nil {
