@@ -1,18 +1,15 @@
 // Command timpush_exporter traces Tencent Cloud Chat offline pushes through
-// the normal_push_trace API and exports per-vendor stage outcomes to
-// Prometheus. See README.md.
+// the normal_push_trace API, counts Tencent's push callbacks, and exports
+// per-vendor stage outcomes to Prometheus. See README.md. This file holds
+// the flags, the logger and the signals; internal/server is the rest.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,15 +24,11 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
-	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
-	"github.com/timpush/timpush_exporter/internal/store"
-	"github.com/timpush/timpush_exporter/internal/tracepage"
+	"github.com/timpush/timpush_exporter/internal/server"
 )
-
-const name = "timpush_exporter"
 
 // shutdownBudget bounds a graceful stop: SIGTERM to exit in under 5 s.
 const shutdownBudget = 4 * time.Second
@@ -44,25 +37,25 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 type flags struct {
 	configFile, telemetryPath, storagePath, logLevel, logFormat *string
-	configCheck, demo                                           *bool
+	configCheck, demo, storageSet                               *bool
 	checkpointInterval                                          *time.Duration
 	web                                                         *web.FlagConfig
 }
 
 func parseFlags(args []string) (*flags, error) {
-	app := kingpin.New(name, "Prometheus exporter for Tencent Cloud Chat push delivery (normal_push_trace).")
-	f := &flags{
-		configFile:         app.Flag("config.file", "Configuration file.").Default(name + ".yml").String(),
-		configCheck:        app.Flag("config.check", "Validate the configuration file and exit (0 valid, 1 invalid).").Bool(),
-		demo:               app.Flag("demo", "Run against a built-in simulator of the Tencent API with synthetic pushes; needs no config or account.").Bool(),
-		telemetryPath:      app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
-		storagePath:        app.Flag("storage.path", "Directory of the state file (positions, pending PushIDs, counters).").Default("data/").String(),
-		checkpointInterval: app.Flag("storage.checkpoint-interval", "How often state is saved (and served counters advance).").Default("1s").Duration(),
-		logLevel:           app.Flag("log.level", "Only log messages with this severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error"),
-		logFormat:          app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").Enum("logfmt", "json"),
-	}
+	app := kingpin.New(server.Name, "Prometheus exporter for Tencent Cloud Chat push delivery (normal_push_trace, push callbacks).")
+	f := &flags{storageSet: new(bool)}
+	f.configFile = app.Flag("config.file", "Configuration file.").Default(server.Name + ".yml").String()
+	f.configCheck = app.Flag("config.check", "Validate the configuration file and exit (0 valid, 1 invalid).").Bool()
+	f.demo = app.Flag("demo", "Run against a built-in simulator of the Tencent API with synthetic pushes; needs no config or account.").Bool()
+	f.telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	f.web = kingpinflag.AddFlags(app, ":9846")
-	app.Version(version.Print(name))
+	f.storagePath = app.Flag("storage.path", "Directory of the state file (positions, pending PushIDs, counters). --demo: a fresh temporary directory unless given.").
+		Default("data/").IsSetByUser(f.storageSet).String()
+	f.checkpointInterval = app.Flag("storage.checkpoint-interval", "How often state is saved (and served counters advance).").Default("1s").Duration()
+	f.logLevel = app.Flag("log.level", "Only log messages with this severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+	f.logFormat = app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+	app.Version(version.Print(server.Name))
 	app.HelpFlag.Short('h')
 	_, err := app.Parse(args)
 	return f, err
@@ -79,13 +72,6 @@ func newLogger(lvl, format string) log.Logger {
 	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 }
 
-// newSlogger bridges exporter-toolkit's slog output into our go-kit logger,
-// so there is one logger. slog adds its own time and source, and the level
-// filter of logger still applies.
-func newSlogger(logger log.Logger) *slog.Logger {
-	return slog.New(sloggokit.NewGoKitHandler(logger, nil))
-}
-
 func run(args []string) int {
 	f, err := parseFlags(args)
 	if err != nil {
@@ -96,151 +82,64 @@ func run(args []string) int {
 	if *f.configCheck {
 		return checkConfig(*f.configFile, logger)
 	}
-	level.Info(logger).Log("msg", "starting "+name, "version", version.Info(), "build_context", version.BuildContext())
+	level.Info(logger).Log("msg", "starting "+server.Name, "version", version.Info(), "build_context", version.BuildContext())
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(name), collectors.NewGoCollector(),
+	reg.MustRegister(versioncollector.NewCollector(server.Name), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	var (
-		reloader configSource
-		dm       *demo.Demo
-	)
-	if *f.demo {
-		dm, err = demo.Start(clock.Real{})
-		if err != nil {
-			level.Error(logger).Log("msg", "cannot start demo mode", "err", err)
-			return 1
-		}
-		defer dm.Close()
-		reg.MustRegister(dm)
-		reloader = &staticConfig{cfg: dm.Config}
-		level.Warn(logger).Log("msg", "DEMO MODE: all data is synthetic, produced by a built-in simulator of the Tencent API", "app", demo.AppName)
-	} else {
-		reloader, err = config.NewReloader(*f.configFile, reg, log.With(logger, "component", "config"))
-		if err != nil {
-			level.Error(logger).Log("msg", "invalid configuration", "file", *f.configFile, "err", err)
-			return 1
-		}
+	opts := server.Options{
+		Logger: logger, Registry: reg, StoragePath: *f.storagePath, CheckpointInterval: *f.checkpointInterval,
+		TelemetryPath: *f.telemetryPath, Web: f.web, ShutdownBudget: shutdownBudget,
+		Slog: func(part string) *slog.Logger {
+			return slog.New(sloggokit.NewGoKitHandler(log.With(logger, "listener", part), nil))
+		},
 	}
-	for _, w := range reloader.Current().Warnings {
+	cfg, reloader, cleanup, err := configure(f, &opts, reg, logger)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot start", "err", err)
+		return 1
+	}
+	defer cleanup()
+	for _, w := range cfg.Warnings {
 		level.Warn(logger).Log("msg", "configuration", "warning", w)
 	}
-
-	st, err := openStore(*f.storagePath, reg, logger)
+	srv, err := server.New(cfg, opts)
 	if err != nil {
-		level.Error(logger).Log("msg", "cannot open the state file", "path", *f.storagePath, "err", err)
+		level.Error(logger).Log("msg", "cannot start", "err", err)
 		return 1
 	}
-	defer st.Close()
-
-	coll := collector.New(collector.Options{
-		Clock: clock.Real{}, Logger: log.With(logger, "component", "collector"),
-		Store: st, CheckpointInterval: *f.checkpointInterval,
-	}, reg)
-	apps := newAppBuilder(coll, logger)
-	apps.stats = newStatPollers(reg, log.With(logger, "component", "statistics"))
-	defer apps.stats.stop()
-	if err := apps.apply(reloader.Current()); err != nil {
-		level.Error(logger).Log("msg", "invalid configuration", "err", err)
-		return 1
+	if reloader != nil {
+		reloader.OnReload(srv.Reload)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			for range hup {
+				_ = reloader.Reload() // logged by the reloader
+			}
+		}()
 	}
-	if err := coll.Restore(); err != nil {
-		level.Error(logger).Log("msg", "cannot load the state file", "err", err)
-		return 1
-	}
-	srcs := newSources(coll, reg, logger)
-	reloader.OnReload(func(cfg *config.Config) error {
-		if err := apps.apply(cfg); err != nil {
-			return err
-		}
-		srcs.apply(cfg)
-		return nil
-	})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var ready atomic.Bool
-
-	collDone := make(chan error, 1)
-	collCtx, stopColl := context.WithCancel(context.Background())
-	go func() { collDone <- coll.Run(collCtx) }()
-	if err := srcs.start(ctx, reloader.Current()); err != nil {
-		level.Error(logger).Log("msg", "cannot start the webhook listener", "err", err)
-		stopColl()
-		<-collDone
-		return 1
-	}
-	var streams sync.WaitGroup
-	if dm != nil {
-		streams.Add(1)
-		go func() { defer streams.Done(); dm.Stream(ctx, coll) }()
-	}
-
-	slogger := newSlogger(logger)
-	srv := &http.Server{
-		Handler: routes(*f.telemetryPath, reg, coll, reloader, &ready, dm != nil, tracepage.New(tracepage.Options{
-			Lookup: apps.pageTracer, Apps: apps.appNames, Describe: apps.describe,
-			Logger: log.With(logger, "component", "tracepage"),
-		}), logger),
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-	}
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, f.web, slogger) }()
-	ready.Store(true)
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	exit := 0
-loop:
-	for {
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		level.Info(logger).Log("msg", "shutting down")
 		select {
-		case <-ctx.Done():
-			level.Info(logger).Log("msg", "shutting down")
-			break loop
-		case <-hup:
-			if err := reloader.Reload(); err != nil {
-				level.Error(logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
-			}
-		case err := <-srvErr:
-			if !errors.Is(err, http.ErrServerClosed) {
-				level.Error(logger).Log("msg", "metrics listener failed", "err", err)
-				exit = 1
-			}
-			break loop
-		case err := <-collDone:
-			level.Error(logger).Log("msg", "collector stopped", "err", err)
-			stopColl()
+		case err = <-done:
+		case <-time.After(shutdownBudget + time.Second):
+			level.Error(logger).Log("msg", "did not stop in time; the last saved state is used on restart")
 			return 1
 		}
 	}
-	stop()
-	return shutdown(srv, srcs, &streams, stopColl, collDone, logger, exit)
-}
-
-// shutdown stops taking input, lets the collector save its final
-// checkpoint, and closes the listeners, all within shutdownBudget.
-func shutdown(srv *http.Server, srcs *sources, streams *sync.WaitGroup, stopColl context.CancelFunc,
-	collDone <-chan error, logger log.Logger, exit int) int {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
-	defer cancel()
-	srcs.stop(ctx) // webhook replies in flight finish; tailers offer their final cursors
-	streams.Wait()
-	stopColl()
-	select {
-	case err := <-collDone:
-		if err != nil {
-			level.Error(logger).Log("msg", "final checkpoint failed", "err", err)
-			exit = 1
-		}
-	case <-ctx.Done():
-		level.Error(logger).Log("msg", "final checkpoint did not finish in time; the last saved state is used on restart")
-		exit = 1
+	if err != nil {
+		level.Error(logger).Log("msg", "stopped", "err", err)
+		return 1
 	}
-	srv.Shutdown(ctx)
 	level.Info(logger).Log("msg", "stopped")
-	return exit
+	return 0
 }
 
 func checkConfig(path string, logger log.Logger) int {
@@ -256,20 +155,36 @@ func checkConfig(path string, logger log.Logger) int {
 	return 0
 }
 
-func openStore(dir string, reg prometheus.Registerer, logger log.Logger) (*store.Store, error) {
-	movedAside := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: name + "_state_file_moved_aside",
-		Help: "1 when the state file was unreadable at start-up and was moved aside (counters restarted from zero).",
-	})
-	reg.MustRegister(movedAside)
-	st, opened, err := store.Open(dir, store.Options{LockTimeout: 3 * time.Second})
+// configure returns the configuration to start with: the file's, with its
+// reloader, or the demo's, whose state goes to a fresh temporary directory
+// unless --storage.path was given (a second demo must not inherit the
+// first one's counters).
+func configure(f *flags, o *server.Options, reg prometheus.Registerer, logger log.Logger) (*config.Config, *config.Reloader, func(), error) {
+	if !*f.demo {
+		r, err := config.NewReloader(*f.configFile, reg, log.With(logger, "component", "config"))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("invalid configuration %s: %w", *f.configFile, err)
+		}
+		o.Reload = r.Reload
+		return r.Current(), r, func() {}, nil
+	}
+	dm, err := demo.Start(clock.Real{})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, fmt.Errorf("demo mode: %w", err)
 	}
-	if opened.MovedAside != "" {
-		movedAside.Set(1)
-		level.Error(logger).Log("msg", "THE STATE FILE WAS CORRUPT: moved aside, starting from empty state (counters restart at zero)",
-			"moved_to", opened.MovedAside, "err", opened.Cause)
+	reg.MustRegister(dm)
+	o.Demo = dm
+	cleanup := func() { dm.Close() }
+	if !*f.storageSet {
+		dir, err := os.MkdirTemp("", "timpush-demo-")
+		if err != nil {
+			dm.Close()
+			return nil, nil, nil, fmt.Errorf("demo mode: %w", err)
+		}
+		o.StoragePath = dir
+		cleanup = func() { dm.Close(); os.RemoveAll(dir) }
 	}
-	return st, nil
+	level.Warn(logger).Log("msg", "DEMO MODE: all data is synthetic, produced by a built-in simulator of the Tencent API",
+		"app", demo.AppName, "storage", o.StoragePath)
+	return dm.Config, nil, cleanup, nil
 }

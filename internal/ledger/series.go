@@ -1,9 +1,6 @@
-package collector
+package ledger
 
 import (
-	"encoding/binary"
-	"errors"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +23,8 @@ const (
 	mSampled
 	mDropped
 	mDuplicates
+	mCallbackEvents
+	mCallbackFailures
 )
 
 // seriesKey identifies one series. Unused labels are empty; which labels a
@@ -34,9 +33,9 @@ type seriesKey struct {
 	metric   metricID
 	app      string
 	platform string
-	stage    string
+	stage    string // a trace stage name, or a callback event's PushStage number
 	extra    string // error_code, source or reason
-	reason   string // push_stage_failures_total's reason
+	reason   string // the failures' reason
 }
 
 // latencyBuckets span 0.1 s to one day: vendors report device arrival from
@@ -98,13 +97,20 @@ func (s *series) observe(k seriesKey, v float64) {
 	s.dirty[k] = struct{}{}
 }
 
-// snapshot is what /metrics serves: every persisted series as a checkpoint
+// Snapshot is what /metrics serves: every persisted series as a checkpoint
 // saved it, rendered. It is immutable; each checkpoint publishes a new one
 // that shares every series the checkpoint did not change.
-type snapshot struct {
+type Snapshot struct {
 	at       time.Time            // when it was saved
 	families []*exposition.Family // as emptyFamilies, with series
 }
+
+// At is when the snapshot was saved; zero before the first checkpoint.
+func (s *Snapshot) At() time.Time { return s.at }
+
+// Families are the saved series, rendered, sorted by name
+// (exposition.Source).
+func (s *Snapshot) Families() []*exposition.Family { return s.families }
 
 // emptyFamilies are the persisted metrics' families without series, sorted
 // by name: the order they are served in.
@@ -127,7 +133,7 @@ var familyIndex = func() map[metricID]int {
 	return index
 }()
 
-func (s *snapshot) family(id metricID) *exposition.Family { return s.families[familyIndex[id]] }
+func (s *Snapshot) family(id metricID) *exposition.Family { return s.families[familyIndex[id]] }
 
 // savedValue is the value of one series as a checkpoint wrote it, with the
 // exemplar it is served with.
@@ -139,7 +145,7 @@ type savedValue struct {
 
 // snapshotAll renders every series of s. It is used at start-up, when s
 // holds exactly what was loaded from the state file.
-func (s *series) snapshotAll() *snapshot {
+func (s *series) snapshotAll() *Snapshot {
 	all := make(map[seriesKey]savedValue, len(s.counters)+len(s.histograms))
 	for k, v := range s.counters {
 		all[k] = savedValue{counter: v}
@@ -147,13 +153,13 @@ func (s *series) snapshotAll() *snapshot {
 	for k, h := range s.histograms {
 		all[k] = savedValue{hist: &histogram{count: h.count, sum: h.sum, buckets: slices.Clone(h.buckets)}}
 	}
-	return (&snapshot{families: emptyFamilies}).with(all)
+	return (&Snapshot{families: emptyFamilies}).with(all)
 }
 
 // with returns prev updated with the values a checkpoint saved. Its cost is
 // rendering those, not copying the rest: that is what a webhook's durable
 // acknowledgement waits for.
-func (prev *snapshot) with(saved map[seriesKey]savedValue) *snapshot {
+func (prev *Snapshot) with(saved map[seriesKey]savedValue) *Snapshot {
 	samples := make([][]exposition.Sample, len(prev.families))
 	for k, v := range saved {
 		s := exposition.Sample{Labels: k.labelValues(), Value: v.counter}
@@ -166,63 +172,9 @@ func (prev *snapshot) with(saved map[seriesKey]savedValue) *snapshot {
 		i := familyIndex[k.metric]
 		samples[i] = append(samples[i], s)
 	}
-	next := &snapshot{at: prev.at, families: make([]*exposition.Family, len(prev.families))}
+	next := &Snapshot{at: prev.at, families: make([]*exposition.Family, len(prev.families))}
 	for i, f := range prev.families {
 		next.families[i] = f.With(samples[i])
 	}
 	return next
-}
-
-// encodeKey and decodeKey give the series' key in the state file.
-func encodeKey(k seriesKey) []byte {
-	return []byte(string(rune('0'+k.metric)) + "\xff" + k.app + "\xff" + k.platform + "\xff" + k.stage + "\xff" + k.extra + "\xff" + k.reason)
-}
-
-var errBadSeries = errors.New("malformed series record")
-
-func decodeKey(b []byte) (seriesKey, error) {
-	parts := strings.Split(string(b), "\xff")
-	if len(parts) != 6 || len(parts[0]) != 1 {
-		return seriesKey{}, errBadSeries
-	}
-	k := seriesKey{metric: metricID(parts[0][0] - '0'), app: parts[1], platform: parts[2], stage: parts[3], extra: parts[4], reason: parts[5]}
-	if _, ok := savedDescs[k.metric]; !ok {
-		return seriesKey{}, errBadSeries
-	}
-	return k, nil
-}
-
-func encodeCounter(v float64) []byte {
-	return binary.BigEndian.AppendUint64(nil, math.Float64bits(v))
-}
-
-func encodeHistogram(h *histogram) []byte {
-	b := binary.BigEndian.AppendUint64(nil, h.count)
-	b = binary.BigEndian.AppendUint64(b, math.Float64bits(h.sum))
-	for _, c := range h.buckets {
-		b = binary.BigEndian.AppendUint64(b, c)
-	}
-	return b
-}
-
-func decodeCounter(b []byte) (float64, error) {
-	if len(b) != 8 {
-		return 0, errBadSeries
-	}
-	return math.Float64frombits(binary.BigEndian.Uint64(b)), nil
-}
-
-func decodeHistogram(b []byte) (*histogram, error) {
-	if len(b) != 16+8*len(latencyBuckets) {
-		return nil, errBadSeries
-	}
-	h := &histogram{
-		count:   binary.BigEndian.Uint64(b),
-		sum:     math.Float64frombits(binary.BigEndian.Uint64(b[8:])),
-		buckets: make([]uint64, len(latencyBuckets)),
-	}
-	for i := range h.buckets {
-		h.buckets[i] = binary.BigEndian.Uint64(b[16+8*i:])
-	}
-	return h, nil
 }
