@@ -32,8 +32,8 @@ func (l *Ledger) Checkpoint() error {
 	}
 	start := time.Now()
 	var err error
-	if l.store != nil {
-		err = l.store.Commit(b)
+	if l.commit != nil {
+		err = l.commit(b)
 	}
 	l.metrics.checkpointDuration.Observe(time.Since(start).Seconds())
 	if err != nil {

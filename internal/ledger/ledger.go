@@ -87,6 +87,7 @@ type Ledger struct {
 	ckMu         sync.Mutex // serialises checkpoints; guards retry*
 	retry        *store.Batch
 	retryChanged map[seriesKey]savedValue
+	commit       func(*store.Batch) error // store.Commit; tests hold it
 }
 
 // New returns an empty ledger. Register its metrics with Collectors.
@@ -121,6 +122,9 @@ func New(o Options) *Ledger {
 		flush:    make(chan struct{}, 1),
 	}
 	l.snap.Store(&Snapshot{families: emptyFamilies})
+	if o.Store != nil {
+		l.commit = o.Store.Commit
+	}
 	return l
 }
 

@@ -59,6 +59,7 @@ func (l *Ledger) Next(app string, now time.Time, pol Policy) (w Work, ok bool, n
 	for {
 		b.queues.promote(b.p, t)
 		l.moveStaleLocked(b, t)
+		b.queues.promote(b.p, t) // what moved on to a step due now
 		r, c, found := l.bestLocked(b, pol, t)
 		if !found {
 			if b.queues.waiting.len() > 0 {

@@ -189,10 +189,11 @@ func (p *pending) instance(r ref, id string) int {
 	return int(rec.nInsts) - 1
 }
 
-// setInstance stores a changed instance of r.
+// setInstance stores what was counted of r's i-th instance (its ID stays).
 func (p *pending) setInstance(r ref, i int, in instance) {
 	p.dirty[r] = struct{}{}
-	p.slab[p.recs[r].insts+uint32(i)] = in
+	s := &p.slab[p.recs[r].insts+uint32(i)]
+	s.platform, s.counted, s.succeeded = in.platform, in.counted, in.succeeded
 }
 
 // restoreInstances gives a record read from the state file its instances.

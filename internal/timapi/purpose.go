@@ -20,3 +20,9 @@ func WithPurpose(ctx context.Context, purpose string) context.Context {
 // ClassUnexpectedReply: a well-formed reply of an undocumented shape.
 // (Placeholder until the hardening branch, which defines it, is merged.)
 const ClassUnexpectedReply = ClassDecode + 1
+
+// PurposeOf is the purpose ctx carries ("" for none).
+func PurposeOf(ctx context.Context) string {
+	p, _ := ctx.Value(purposeKey{}).(string)
+	return p
+}
