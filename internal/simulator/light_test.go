@@ -3,6 +3,7 @@ package simulator
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ const emptyTrace = `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","InstanceT
 
 // TestLightModeMatchesStateful: the same pushes, made at sub-second times
 // around rate changes, give byte-identical traces in both modes, at every
-// moment of their life.
+// moment of their life, and the same callback events.
 func TestLightModeMatchesStateful(t *testing.T) {
 	cfg := testConfig()
 	cfg.ChannelFailure = map[int]float64{3: 0.3}
@@ -52,6 +53,11 @@ func TestLightModeMatchesStateful(t *testing.T) {
 			if !bytes.Equal(a.body, b.body) {
 				t.Fatalf("%s at %v:\nstateful %s\nlight    %s", id, ff.Now().Sub(t0), a.body, b.body)
 			}
+		}
+	}
+	for _, id := range ids {
+		if a, b := full.PushEvents(testApp, id), light.PushEvents(testApp, id); !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: events differ:\nstateful %+v\nlight    %+v", id, a, b)
 		}
 	}
 }
