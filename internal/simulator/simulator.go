@@ -1,8 +1,17 @@
 // Package simulator is an independent stand-in for Tencent Cloud Chat's push
-// REST API (normal_push_trace, normal_push_statistics, normal_push_loss). It
-// checks requests the way Tencent does (POST, query parameters, UserSig, a
-// per-app rate limit), serves deterministic, realistic traces whose stages
-// become visible over time, and can inject network and server faults.
+// REST API (normal_push_trace, normal_push_statistics, normal_push_loss) and
+// its push result callback (Push.OfflinePush). It checks requests the way
+// Tencent does (POST, query parameters, UserSig, a per-app rate limit),
+// serves deterministic, realistic traces whose stages become visible over
+// time, can inject network and server faults, and says which callback
+// events Tencent would post for each push, and when (see PushEvents and
+// CallbackSender).
+//
+// A push's trace is a pure function of the seed, its PushID, its send time
+// (a whole second) and the failure rates in force then. By default the
+// simulator registers every push it makes (about 1 KB each); in light mode
+// (Config.Stateless) it stores nothing and rebuilds a trace from the PushID,
+// which carries its send time, so runs of simulated weeks fit in memory.
 //
 // It shares no code with the client (internal/timapi) on purpose: it is the
 // contract the client is tested against, written from the documentation.
@@ -40,6 +49,11 @@ type Faults struct {
 	RateLimitCode  float64 // ErrorCode 60007 although the limit was respected
 	UserSigExpired float64 // ErrorCode 70001 although the UserSig is valid
 	StallFor       time.Duration
+
+	// CallbackRedelivery is the probability that a push callback event is
+	// delivered a second time, identical, later (Tencent retries callbacks
+	// that exceeded its frequency limit). Drawn per event, not per call.
+	CallbackRedelivery float64
 }
 
 // DefaultStallFor is Faults.StallFor when it is left zero.
@@ -61,6 +75,21 @@ type Config struct {
 	// DeviceFailure overrides, by PushPlatform, the default probability that
 	// the device stage fails once the vendor channel accepted the push.
 	DeviceFailure map[int]float64
+	// ChannelFailure overrides, by PushPlatform, the default probability
+	// (2.5 %) that the vendor channel refuses a push.
+	ChannelFailure map[int]float64
+	// Stateless selects light mode: NewPush stores nothing, and a trace or
+	// the callback events of a PushID are rebuilt from the send time its
+	// PushID carries ("<tiny id>-<unix seconds>-<random>") and the failure
+	// rates in force then. Memory stays flat however many pushes are made.
+	// In light mode:
+	//   - any well-formed PushID not older than 7 days is known, under every
+	//     SDKAppID, and a PushID of another shape is unknown; RegisterPush
+	//     does nothing;
+	//   - Revealed returns nil;
+	//   - statistics and loss have no pushes to count: they answer OK with
+	//     zero totals and empty lists.
+	Stateless bool
 }
 
 // Stats counts the calls made for one SDKAppID. Calls whose sdkappid is
@@ -102,14 +131,16 @@ type Simulator struct {
 	limitW  time.Duration // window length
 	limited bool
 
-	mu         sync.Mutex
-	pushes     map[pushKey]*push
-	order      []pushKey // registration order, for expiry
-	deviceFail [numPlatforms]float64
-	idRNG      *rand.Rand // PushIDs made by NewPush
-	faultRNG   *rand.Rand
-	windows    map[int64]*window
-	stats      map[int64]*Stats
+	stateless bool
+
+	mu       sync.Mutex
+	pushes   map[pushKey]*push // empty in light mode
+	order    []pushKey         // registration order, for expiry
+	history  []rateChange      // failure rates over time; never empty
+	idRNG    *rand.Rand        // PushIDs made by NewPush
+	faultRNG *rand.Rand
+	windows  map[int64]*window
+	stats    map[int64]*Stats
 
 	srv *http.Server
 }
@@ -122,15 +153,17 @@ type pushKey struct {
 // New returns a simulator for cfg.
 func New(cfg Config) *Simulator {
 	s := &Simulator{
-		clock:    cfg.Clock,
-		seed:     cfg.Seed,
-		faults:   cfg.Faults,
-		apps:     make(map[int64]App, len(cfg.Apps)),
-		pushes:   make(map[pushKey]*push),
-		idRNG:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
-		faultRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xfa017fa017)),
-		windows:  make(map[int64]*window),
-		stats:    make(map[int64]*Stats),
+		clock:     cfg.Clock,
+		seed:      cfg.Seed,
+		faults:    cfg.Faults,
+		stateless: cfg.Stateless,
+		history:   []rateChange{{rates: configuredRates(cfg)}},
+		apps:      make(map[int64]App, len(cfg.Apps)),
+		pushes:    make(map[pushKey]*push),
+		idRNG:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
+		faultRNG:  rand.New(rand.NewPCG(uint64(cfg.Seed), 0xfa017fa017)),
+		windows:   make(map[int64]*window),
+		stats:     make(map[int64]*Stats),
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
@@ -142,14 +175,7 @@ func New(cfg Config) *Simulator {
 		s.apps[a.SDKAppID] = a
 	}
 	s.limitN, s.limitW, s.limited = limitFor(cfg.RateLimit)
-	for p := range s.deviceFail {
-		s.deviceFail[p] = vendorFor(p).deviceFail
-	}
-	for p, f := range cfg.DeviceFailure {
-		if p >= 0 && p < numPlatforms {
-			s.deviceFail[p] = clamp01(f)
-		}
-	}
+	s.faults.CallbackRedelivery = clamp01(s.faults.CallbackRedelivery)
 	return s
 }
 
@@ -203,36 +229,46 @@ func (s *Simulator) Close() error {
 	return srv.Close()
 }
 
-// NewPush registers a push sent now (per the Clock) and returns its PushID,
-// shaped like a message ID: "<sender tiny id>-<client time>-<random>".
+// sentNow is the send time of a push made now: the Clock's time to the
+// whole second, all that PushTime and a PushID can show. It is made as
+// light mode makes it from a PushID, so that times compare equal.
+func (s *Simulator) sentNow() time.Time { return time.Unix(s.clock.Now().Unix(), 0) }
+
+// NewPush makes a push sent now (per the Clock) and returns its PushID,
+// shaped like a message ID: "<sender tiny id>-<client time>-<random>",
+// the client time being the send time in unix seconds. It registers the
+// push, except in light mode.
 func (s *Simulator) NewPush(sdkappid int64) string {
-	now := s.clock.Now()
+	at := s.sentNow()
 	s.mu.Lock()
 	var id string
 	for {
 		tiny := 144115200000000000 + s.idRNG.Int64N(100000000000)
-		id = fmt.Sprintf("%d-%d-%d", tiny, now.Unix(), s.idRNG.Uint32())
+		id = formatPushID(tiny, at.Unix(), s.idRNG.Uint32())
 		if _, dup := s.pushes[pushKey{sdkappid, id}]; !dup {
 			break
 		}
 	}
-	rates := s.deviceFail
 	s.mu.Unlock()
-	s.register(sdkappid, id, now, rates)
+	if !s.stateless {
+		s.register(sdkappid, id, at)
+	}
 	return id
 }
 
 // RegisterPush registers a push with a caller-chosen ID, sent now. A second
-// registration of the same app and ID is ignored.
+// registration of the same app and ID is ignored. In light mode it does
+// nothing: a PushID is known there only by its shape and the time in it.
 func (s *Simulator) RegisterPush(sdkappid int64, pushID string) {
-	now := s.clock.Now()
-	s.mu.Lock()
-	rates := s.deviceFail
-	s.mu.Unlock()
-	s.register(sdkappid, pushID, now, rates)
+	if !s.stateless {
+		s.register(sdkappid, pushID, s.sentNow())
+	}
 }
 
-func (s *Simulator) register(app int64, id string, at time.Time, rates [numPlatforms]float64) {
+func (s *Simulator) register(app int64, id string, at time.Time) {
+	s.mu.Lock()
+	rates := s.ratesAtLocked(at)
+	s.mu.Unlock()
 	p := generate(s.seed, id, at, rates) // pure; outside the lock
 	key := pushKey{app, id}
 	s.mu.Lock()
@@ -250,17 +286,6 @@ func (s *Simulator) register(app int64, id string, at time.Time, rates [numPlatf
 		delete(s.pushes, s.order[0])
 		s.order = s.order[1:]
 	}
-}
-
-// SetDeviceFailure sets the probability that the device stage fails for
-// pushes to platform registered from now on.
-func (s *Simulator) SetDeviceFailure(platform int, p float64) {
-	if platform < 0 || platform >= numPlatforms {
-		return
-	}
-	s.mu.Lock()
-	s.deviceFail[platform] = clamp01(p)
-	s.mu.Unlock()
 }
 
 // Stats returns the counters of sdkappid (0: calls with a missing or unknown sdkappid).
@@ -284,7 +309,8 @@ func (s *Simulator) statsLocked(app int64) *Stats {
 }
 
 // Revealed returns every stage outcome delivered in a complete, successful
-// trace reply, once each, ordered by app, PushID, instance and stage.
+// trace reply, once each, ordered by app, PushID, instance and stage. It is
+// not available in light mode, which keeps no pushes: there it returns nil.
 func (s *Simulator) Revealed() []Outcome {
 	s.mu.Lock()
 	keys := make([]pushKey, 0, len(s.pushes))

@@ -62,8 +62,8 @@ type push struct {
 }
 
 // generate makes the whole (final) trace of a push. It is a pure function
-// of seed, PushID, push time and the device failure rates.
-func generate(seed int64, id string, at time.Time, rates [numPlatforms]float64) *push {
+// of seed, PushID, push time and the failure rates.
+func generate(seed int64, id string, at time.Time, rates failureRates) *push {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	r := rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
@@ -85,7 +85,7 @@ func between(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(r.Int64N(int64(hi-lo)+1))
 }
 
-func genInstance(r *rand.Rand, in *instance, at time.Time, rates [numPlatforms]float64) {
+func genInstance(r *rand.Rand, in *instance, at time.Time, rates failureRates) {
 	v := pickVendor(r)
 	in.platform = v.platform
 	in.id = itoa(100000000 + r.Int64N(900000000))
@@ -119,7 +119,7 @@ func genInstance(r *rand.Rand, in *instance, at time.Time, rates [numPlatforms]f
 
 	if v.platform != 0 {
 		in.offline = true
-		genOffline(r, in, v, at, t, rates[v.platform], ev)
+		genOffline(r, in, v, at, t, rates.channel[v.platform], rates.device[v.platform], ev)
 	}
 	if v.platform == 0 || r.Float64() < 0.15 {
 		in.online = true
@@ -142,7 +142,7 @@ func genInstance(r *rand.Rand, in *instance, at time.Time, rates [numPlatforms]f
 // genOffline fills offline, channel, device and click. Offline and channel
 // become visible within 2 s of the push, the device 2-40 s after it, a click
 // 10-120 s after it (and after the device).
-func genOffline(r *rand.Rand, in *instance, v *vendor, at, t time.Time, deviceFail float64,
+func genOffline(r *rand.Rand, in *instance, v *vendor, at, t time.Time, channelFail, deviceFail float64,
 	ev func(status, code int, info string, t time.Time) *stageEvent) {
 	t = t.Add(between(r, 0, 600*time.Millisecond))
 	if r.Float64() < 0.012 {
@@ -151,7 +151,7 @@ func genOffline(r *rand.Rand, in *instance, v *vendor, at, t time.Time, deviceFa
 	}
 	in.stages[stOffline] = ev(1, 0, "", t)
 	t = t.Add(between(r, 0, 900*time.Millisecond))
-	if r.Float64() < 0.025 {
+	if r.Float64() < channelFail {
 		e := pickErr(r, v.channel)
 		in.stages[stChannel] = ev(2, e.code, e.info, t)
 		return
@@ -287,24 +287,21 @@ func (s *Simulator) trace(app int64, body map[string]json.RawMessage) reply {
 		return errReply(codeInvalidParams, "invalid PushID")
 	}
 	now := s.clock.Now()
-	key := pushKey{app, id}
-	s.mu.Lock()
-	p := s.pushes[key]
-	var (
-		insts []instanceJSON
-		seen  []shown
-	)
-	if p != nil && now.Sub(p.at) <= traceRetention {
-		insts, seen = render(p, now)
-	}
-	s.mu.Unlock()
-	if insts == nil {
+	p := s.known(app, id, now)
+	if p == nil {
 		// Not documented: the reply for an unknown (or expired) PushID. We
 		// answer OK with an empty InstanceTrace, the friendliest guess.
 		return okReply(traceReply{"OK", 0, "", []instanceJSON{}}, nil)
 	}
+	// render reads only what generate wrote, never changed afterwards.
+	insts, seen := render(p, now)
 	// "sucess" is the spelling of Tencent's own example reply.
-	return okReply(traceReply{"OK", 0, "sucess", insts}, func() {
+	rep := okReply(traceReply{"OK", 0, "sucess", insts}, nil)
+	if s.stateless {
+		return rep // nothing to remember
+	}
+	key := pushKey{app, id}
+	rep.delivered = func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.pushes[key] != p {
@@ -314,5 +311,6 @@ func (s *Simulator) trace(app int64, body map[string]json.RawMessage) reply {
 			p.instances[sh.inst].revealed[sh.stage] = true
 		}
 		p.anyRevealed = p.anyRevealed || len(seen) > 0
-	})
+	}
+	return rep
 }
