@@ -192,6 +192,17 @@ func (l *Ledger) Backlog(app string) int {
 	return 0
 }
 
+// Taken counts, since the start, the sampled PushIDs of app that were new
+// (taken for tracing) and those that were duplicates. Sampling is by hash,
+// so the share of new ones is that of all PushIDs received: what the
+// automatic sample ratio needs to count each push once, however many
+// sources or events announce it.
+func (l *Ledger) Taken(app string) (fresh, duplicate float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.series.counters[seriesKey{metric: mSampled, app: app}], l.series.counters[seriesKey{metric: mDuplicates, app: app}]
+}
+
 // Durable returns once everything offered before the call is saved, or ctx
 // ends. Requests waiting together share one commit.
 func (l *Ledger) Durable(ctx context.Context) error {

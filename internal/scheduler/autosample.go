@@ -65,11 +65,15 @@ type autoSampler struct {
 	// (first-query attempts and displacing requeries), and first queries
 	// that got a trace.
 	competing, firsts float64
-	last              time.Time
+	// distinct is the share of arrivals that are pushes not seen before,
+	// learnt from the sampled ones (see tune); fresh and dups are the
+	// ledger's counts at the last tuning.
+	distinct, fresh, dups float64
+	last                  time.Time
 }
 
 func newAutoSampler(now time.Time) *autoSampler {
-	return &autoSampler{ratio: 1, last: now}
+	return &autoSampler{ratio: 1, distinct: 1, fresh: -1, last: now}
 }
 
 func (a *autoSampler) get() float64 {
@@ -108,15 +112,22 @@ func (a *autoSampler) arrive(n int, now time.Time, rateLimit float64, backlog fu
 	defer a.mu.Unlock()
 	a.arrivals += float64(n)
 	dt := max(now.Sub(a.last), time.Second)
-	if inst := a.arrivals / dt.Seconds(); inst > 3*a.arrivalRate {
+	if inst := a.arrivals * a.distinct / dt.Seconds(); inst > 3*a.arrivalRate {
 		a.ratio = min(a.ratio, a.target(inst, rateLimit, backlog()))
 	}
 	return a.ratio
 }
 
 // tune recomputes the ratio every autoTuneEvery; backlog is the number of
-// first queries due and not yet late. It returns whether it ran.
-func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
+// first queries due and not yet late; fresh and dups are the ledger's
+// counts of sampled PushIDs taken and found to be duplicates. It returns
+// whether it ran.
+//
+// The same push may arrive many times: in a log and in Tencent's callbacks,
+// and in each of its callback events. Sampling is by hash, so the share of
+// sampled arrivals that were new is the share of all arrivals that were:
+// the rate the budget is fitted to is the arrival rate times that share.
+func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int, fresh, dups float64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	dt := now.Sub(a.last)
@@ -125,6 +136,13 @@ func (a *autoSampler) tune(now time.Time, rateLimit float64, backlog int) bool {
 	}
 	a.last = now
 	alpha := 1 - math.Exp(-dt.Seconds()/autoRateWindow.Seconds())
+	if a.fresh >= 0 {
+		if df, dd := fresh-a.fresh, dups-a.dups; df+dd > 0 {
+			a.distinct += alpha * (df/(df+dd) - a.distinct)
+		}
+	}
+	a.fresh, a.dups = fresh, dups
+	a.arrivals *= a.distinct
 	// A surge is followed at once (it would flood the budget); a lull is
 	// followed slowly (a pause between bursts should not open the tap).
 	if inst := a.arrivals / dt.Seconds(); inst > a.arrivalRate {

@@ -1,7 +1,9 @@
 package scheduler
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
@@ -42,6 +44,33 @@ func TestAutoSampleFillsBudgetWithFirstQueries(t *testing.T) {
 	h.run(10, 1000) // a tenfold surge
 	if r := h.s.States()["a"].SampleRatio; r > 0.0012 {
 		t.Errorf("ratio 10 s into a tenfold surge = %.4f, want it cut to about a tenth", r)
+	}
+}
+
+// TestAutoSampleCountsEachPushOnce: every push announced three times (a
+// log line and two callback events, say) is sampled at the same ratio as
+// when announced once.
+func TestAutoSampleCountsEachPushOnce(t *testing.T) {
+	h := newHarness(t, deliveredNeverClicked, func(a *App) { a.AutoSample = true })
+	repeat := func(seconds, perSecond int) {
+		for range seconds {
+			first := h.n
+			h.offer(perSecond)
+			for range 2 { // the same PushIDs again
+				h.n = first
+				h.offer(perSecond)
+			}
+			h.s.Step(context.Background(), "a")
+			h.clock.Advance(time.Second)
+			h.s.Tune()
+			if err := h.l.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	repeat(1200, 100)
+	if r := h.s.States()["a"].SampleRatio; r < 0.0080 || r > 0.0095 {
+		t.Fatalf("ratio = %.4f with every push announced three times, want about 0.009 as with one announcement", r)
 	}
 }
 

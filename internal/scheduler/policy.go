@@ -39,13 +39,15 @@ type learner struct {
 	// tried and revealed, per requery step (index k-1) and stage.
 	tried, revealed [][ledger.NumMissing]float64
 	last            time.Time
+	owedClicks      bool // Options.OwedClicks
 }
 
-func newLearner(requeries int, now time.Time) *learner {
+func newLearner(requeries int, now time.Time, owedClicks bool) *learner {
 	return &learner{
-		tried:    make([][ledger.NumMissing]float64, requeries),
-		revealed: make([][ledger.NumMissing]float64, requeries),
-		last:     now,
+		tried:      make([][ledger.NumMissing]float64, requeries),
+		revealed:   make([][ledger.NumMissing]float64, requeries),
+		last:       now,
+		owedClicks: owedClicks,
 	}
 }
 
@@ -60,6 +62,12 @@ func (l *learner) resize(requeries int) {
 
 // Yield implements ledger.Policy.
 func (l *learner) Yield(c ledger.Class) float64 {
+	if l.owedClicks { // every due query, requeries (older work) first
+		if c.Step == 0 {
+			return 1
+		}
+		return 2
+	}
 	if c.Step == 0 {
 		return (l.firstOutcomes + priorFirst*priorWeight) / (l.firstQueries + priorWeight)
 	}

@@ -47,6 +47,11 @@ type Options struct {
 	// OnCheckpoint, if set, is told the outcome of every checkpoint of the
 	// loop (nil: saved).
 	OnCheckpoint func(error)
+	// OwedClicks schedules as versions before the yield-based policy did,
+	// for comparisons (the fidelity harness's "before"): every requery is
+	// made while any stage, clicks included, is unreported, older work
+	// first, and every call counts in the cost of a sampled push.
+	OwedClicks bool
 }
 
 // Scheduler runs the apps' workers. It implements ledger.Sampler.

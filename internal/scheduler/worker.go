@@ -49,7 +49,7 @@ type worker struct {
 
 func newWorker(s *Scheduler, a App) *worker {
 	w := &worker{s: s, name: a.Name, up: true, kick: make(chan struct{}, 1),
-		learn: newLearner(len(a.Ledger.RequeryAfter), s.clock.Now())}
+		learn: newLearner(len(a.Ledger.RequeryAfter), s.clock.Now(), s.opts.OwedClicks)}
 	w.set(a)
 	return w
 }
@@ -116,7 +116,8 @@ func (w *worker) ratio(arrivals int) float64 {
 func (w *worker) tune(now time.Time) {
 	cfg, auto := w.config()
 	if auto != nil {
-		auto.tune(now, cfg.RateLimit, w.s.ledger.Backlog(w.name))
+		fresh, dup := w.s.ledger.Taken(w.name)
+		auto.tune(now, cfg.RateLimit, w.s.ledger.Backlog(w.name), fresh, dup)
 	}
 }
 
@@ -174,7 +175,7 @@ func (w *worker) step(ctx context.Context) (time.Time, bool) {
 	if work.Step > 0 {
 		purpose = timapi.PurposeRequery
 	}
-	if auto != nil && (work.Step == 0 || work.Displacing) {
+	if auto != nil && (work.Step == 0 || work.Displacing || w.s.opts.OwedClicks) {
 		auto.called()
 	}
 	tr, err := cfg.Tracer.Trace(timapi.WithPurpose(ctx, purpose), work.PushID)

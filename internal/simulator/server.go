@@ -201,7 +201,7 @@ func (s *Simulator) answer(r *http.Request, q url.Values, app App, f drawn) repl
 // verify checks the UserSig with the Clock's time, then that the caller is
 // the App administrator.
 func (s *Simulator) verify(app App, ident, sig string) (reply, bool) {
-	err := tencentyun.VerifyUserSig(uint64(app.SDKAppID), app.SecretKey, ident, sig, s.clock.Now())
+	err := tencentyun.VerifyUserSig(uint64(app.SDKAppID), app.SecretKey, ident, sig, s.sigClock.Now())
 	code, info := 0, ""
 	switch {
 	case err == nil:

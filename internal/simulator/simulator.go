@@ -69,7 +69,11 @@ type Config struct {
 	RateLimit float64
 	// Clock drives reveal times, the rate window and stalls; nil means clock.Real{}.
 	Clock clock.Clock
-	Seed  int64
+	// UserSigClock is what a UserSig's expiry is checked against; nil
+	// means Clock. Tencent's library stamps a UserSig with the wall clock,
+	// so a run in simulated time far from it checks against the wall clock.
+	UserSigClock clock.Clock
+	Seed         int64
 	// Faults to inject; see Faults.
 	Faults Faults
 	// DeviceFailure overrides, by PushPlatform, the default probability that
@@ -123,13 +127,14 @@ const retention = 31 * 24 * time.Hour
 
 // Simulator serves the fake API. Its methods are safe for concurrent use.
 type Simulator struct {
-	clock   clock.Clock
-	seed    int64
-	faults  Faults
-	apps    map[int64]App
-	limitN  int           // calls allowed per window
-	limitW  time.Duration // window length
-	limited bool
+	clock    clock.Clock
+	sigClock clock.Clock
+	seed     int64
+	faults   Faults
+	apps     map[int64]App
+	limitN   int           // calls allowed per window
+	limitW   time.Duration // window length
+	limited  bool
 
 	stateless bool
 
@@ -167,6 +172,10 @@ func New(cfg Config) *Simulator {
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
+	}
+	s.sigClock = cfg.UserSigClock
+	if s.sigClock == nil {
+		s.sigClock = s.clock
 	}
 	if s.faults.StallFor <= 0 {
 		s.faults.StallFor = DefaultStallFor
