@@ -1,7 +1,8 @@
 // Package demo runs timpush_exporter with no Tencent account: it starts the
-// API simulator on loopback, describes an app that talks to it, and feeds a
-// synthetic stream of PushIDs. Everything it produces is synthetic, and it
-// says so.
+// API simulator on loopback, describes an app that talks to it, feeds a
+// synthetic stream of PushIDs and posts Tencent-style push callbacks to the
+// exporter's own webhook. Everything it produces is synthetic, and it says
+// so.
 package demo
 
 import (
@@ -12,14 +13,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promcfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/simulator"
 	"github.com/timpush/timpush_exporter/internal/source"
-
-	promcfg "github.com/prometheus/common/config"
 )
 
 // AppName is the `app` label of the demo's metrics.
@@ -28,15 +29,17 @@ const AppName = "demo"
 const (
 	sdkAppID   = 1400000000
 	identifier = "administrator"
-	// pushesPerSecond with sampleRatio 0.5 asks for a little more than the
-	// 1 call/s budget (first queries plus requeries), so the demo also shows
-	// sampling, a backlog and its bound at work.
+	// pushesPerSecond is a small app's traffic. With sample_ratio: auto
+	// the exporter samples what its 1 call/s budget can trace, so the
+	// demo's own budget is never overloaded.
 	pushesPerSecond = 2
-	sampleRatio     = 0.5
-	maxPending      = 1000
-	// huaweiDeviceFailure is raised from the simulator's everyday 15 %: in
-	// the demo Huawei is having a bad day, so failures show within a minute.
-	huaweiDeviceFailure = 0.3
+	// Huawei is having a bad day, from the start: its channel refuses 40 %
+	// of the pushes (the simulator's everyday is 2.5 %) and its devices
+	// miss 45 % of the rest (everyday 15 %), so that the shipped alert
+	// rules page within minutes.
+	huawei              = 3
+	huaweiChannelFailed = 0.40
+	huaweiDeviceFailed  = 0.45
 )
 
 // Demo is a running simulator plus the config that points at it.
@@ -47,7 +50,8 @@ type Demo struct {
 }
 
 // Start starts the simulator on 127.0.0.1 and returns the demo config: one
-// app with a short query delay so that data shows up within a minute.
+// app with short query delays so that data shows up within a minute, and a
+// webhook listener on a free loopback port for the push callbacks.
 func Start(clk clock.Clock) (*Demo, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -59,8 +63,10 @@ func Start(clk clock.Clock) (*Demo, error) {
 		RateLimit: 1,
 		Clock:     clk,
 		Seed:      time.Now().UnixNano(),
+		Retention: 25 * time.Hour, // the statistics look back 24 h
 	})
-	sim.SetDeviceFailure(3, huaweiDeviceFailure)
+	sim.SetChannelFailure(huawei, huaweiChannelFailed)
+	sim.SetDeviceFailure(huawei, huaweiDeviceFailed)
 	url, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("start the API simulator: %w", err)
@@ -71,17 +77,29 @@ func Start(clk clock.Clock) (*Demo, error) {
 	app.Identifier = identifier
 	app.SecretKey = promcfg.Secret(secret)
 	app.Endpoint = url
-	app.SampleRatio = sampleRatio
+	app.SampleAuto = true
 	app.StatisticsInterval = model.Duration(time.Minute)
-	app.MaxPending = maxPending
 	app.QueryDelay = model.Duration(5 * time.Second)
 	app.RequeryAfter = []model.Duration{model.Duration(30 * time.Second), model.Duration(2 * time.Minute)}
-	return &Demo{Sim: sim, Config: &config.Config{Apps: []config.App{app}}, clock: clk}, nil
+	webhook := config.DefaultWebhook
+	webhook.ListenAddress = "127.0.0.1:0"
+	cfg := &config.Config{Apps: []config.App{app}}
+	cfg.Sources.Webhook = &webhook
+	return &Demo{Sim: sim, Config: cfg, clock: clk}, nil
 }
 
 // Stream registers pushes with the simulator and offers their PushIDs to
-// sink, pushesPerSecond of them, until ctx ends.
-func (d *Demo) Stream(ctx context.Context, sink source.Sink) {
+// sink, pushesPerSecond of them, until ctx ends; when callbackURL is set,
+// the simulator posts each push's result events there, as Tencent's push
+// callback does.
+func (d *Demo) Stream(ctx context.Context, sink source.Sink, callbackURL string) {
+	var sender *simulator.CallbackSender
+	if callbackURL != "" {
+		sender = d.Sim.NewCallbackSender(simulator.CallbackConfig{URL: callbackURL, SDKAppID: sdkAppID})
+		done := make(chan struct{})
+		go func() { defer close(done); sender.Run(ctx) }()
+		defer func() { <-done }()
+	}
 	interval := time.Second / pushesPerSecond
 	for {
 		t := d.clock.NewTimer(interval)
@@ -94,6 +112,9 @@ func (d *Demo) Stream(ctx context.Context, sink source.Sink) {
 		id := d.Sim.NewPush(sdkAppID)
 		ids, received := source.Sample(sink, []pushid.ID{{App: AppName, PushID: id, Source: pushid.SourceDemo, Seen: d.clock.Now()}})
 		sink.Offer(source.Batch{IDs: ids, Received: received})
+		if sender != nil {
+			sender.AddPush(id)
+		}
 	}
 }
 

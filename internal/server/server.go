@@ -217,7 +217,11 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Add(func() error { defer sources.Done(); s.files.run(srcCtx); return nil }, func(error) { stopSources() })
 	if s.o.Demo != nil {
 		sources.Add(1)
-		g.Add(func() error { defer sources.Done(); s.o.Demo.Stream(srcCtx, s.ledger); return nil }, func(error) { stopSources() })
+		callbacks := ""
+		if s.webhook != nil { // the demo posts Tencent's push callbacks to its own webhook
+			callbacks = "http://" + s.webhook.ln.Addr().String() + "/webhook/tencent"
+		}
+		g.Add(func() error { defer sources.Done(); s.o.Demo.Stream(srcCtx, s.ledger, callbacks); return nil }, func(error) { stopSources() })
 	}
 	go func() { sources.Wait(); close(sourcesDone) }()
 

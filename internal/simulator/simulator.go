@@ -73,7 +73,10 @@ type Config struct {
 	// means Clock. Tencent's library stamps a UserSig with the wall clock,
 	// so a run in simulated time far from it checks against the wall clock.
 	UserSigClock clock.Clock
-	Seed         int64
+	// Retention is how long registered pushes are kept (default 31 days,
+	// longer than any query window). A long-running demo keeps a day.
+	Retention time.Duration
+	Seed      int64
 	// Faults to inject; see Faults.
 	Faults Faults
 	// DeviceFailure overrides, by PushPlatform, the default probability that
@@ -127,14 +130,15 @@ const retention = 31 * 24 * time.Hour
 
 // Simulator serves the fake API. Its methods are safe for concurrent use.
 type Simulator struct {
-	clock    clock.Clock
-	sigClock clock.Clock
-	seed     int64
-	faults   Faults
-	apps     map[int64]App
-	limitN   int           // calls allowed per window
-	limitW   time.Duration // window length
-	limited  bool
+	retention time.Duration
+	clock     clock.Clock
+	sigClock  clock.Clock
+	seed      int64
+	faults    Faults
+	apps      map[int64]App
+	limitN    int           // calls allowed per window
+	limitW    time.Duration // window length
+	limited   bool
 
 	stateless bool
 
@@ -172,6 +176,10 @@ func New(cfg Config) *Simulator {
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
+	}
+	s.retention = cfg.Retention
+	if s.retention <= 0 {
+		s.retention = retention
 	}
 	s.sigClock = cfg.UserSigClock
 	if s.sigClock == nil {
@@ -289,7 +297,7 @@ func (s *Simulator) register(app int64, id string, at time.Time) {
 	s.order = append(s.order, key)
 	for len(s.order) > 0 {
 		old, ok := s.pushes[s.order[0]]
-		if ok && !old.at.Before(at.Add(-retention)) {
+		if ok && !old.at.Before(at.Add(-s.retention)) {
 			break
 		}
 		delete(s.pushes, s.order[0])
