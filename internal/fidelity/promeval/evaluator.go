@@ -71,7 +71,7 @@ type Options struct {
 	// interval.
 	ServerOffsets bool
 	// OnTransition, if set, is called for every alert that became pending,
-	// firing or inactive, in evaluation order.
+	// firing or inactive, in evaluation order (see Advance).
 	OnTransition func(Transition)
 	Logger       log.Logger // may be nil
 }
@@ -110,7 +110,9 @@ func New(o Options) (*Evaluator, error) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if o.Logger != nil {
-		logger = slog.New(sloggokit.NewGoKitHandler(o.Logger, slog.LevelInfo))
+		// Warnings and errors only: rule failures and dropped samples,
+		// not the storage's start-up chatter.
+		logger = slog.New(sloggokit.NewGoKitHandler(o.Logger, slog.LevelWarn))
 	}
 	h, err := newHead(o.Retention, logger)
 	if err != nil {
@@ -215,12 +217,28 @@ func (e *Evaluator) Close() error {
 // to Scrape, ScrapeFailed or Advance. A rule that fails to evaluate is
 // logged and reported in the returned error (once per rule and call); the
 // other rules and evaluations go on, as in Prometheus.
+//
+// Options.OnTransition is called for each change, in evaluation order,
+// once all the evaluations are done; it may call the Evaluator.
 func (e *Evaluator) Advance(t time.Time) error {
+	changes, err := e.advance(t)
+	if e.opts.OnTransition != nil {
+		for _, c := range changes {
+			e.opts.OnTransition(c)
+		}
+	}
+	return err
+}
+
+func (e *Evaluator) advance(t time.Time) ([]Transition, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.start(t)
-	var errs []error
-	failed := map[rules.Rule]bool{}
+	var (
+		changes []Transition
+		errs    []error
+		failed  = map[rules.Rule]bool{}
+	)
 	for {
 		g := e.due(t)
 		if g == nil {
@@ -235,7 +253,7 @@ func (e *Evaluator) Advance(t time.Time) error {
 			}
 		}
 		for _, w := range g.watches {
-			w.changes(ts, e.report)
+			w.changes(ts, func(c Transition) { changes = append(changes, c) })
 		}
 		g.next = ts.Add(g.Interval())
 	}
@@ -243,15 +261,9 @@ func (e *Evaluator) Advance(t time.Time) error {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("promeval: %w", errors.Join(errs...))
+		return changes, fmt.Errorf("promeval: %w", errors.Join(errs...))
 	}
-	return nil
-}
-
-func (e *Evaluator) report(t Transition) {
-	if e.opts.OnTransition != nil {
-		e.opts.OnTransition(t)
-	}
+	return changes, nil
 }
 
 // start fixes each group's first evaluation on the first call.

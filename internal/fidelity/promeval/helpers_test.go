@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/rules"
 )
 
 // t0 is a multiple of every evaluation interval used here, so the first
@@ -31,7 +32,14 @@ type sim struct {
 func newSim(t *testing.T, o Options) *sim {
 	t.Helper()
 	s := &sim{t: t, now: t0}
-	o.OnTransition = func(tr Transition) { s.transitions = append(s.transitions, tr) }
+	o.OnTransition = func(tr Transition) {
+		s.transitions = append(s.transitions, tr)
+		// The callback may use the Evaluator: after one evaluation, as
+		// here, Alerts shows what the transition says.
+		if tr.To != rules.StateInactive && !hasAlert(s.e.Alerts(), tr.Alert) {
+			t.Errorf("%s: %s not in Alerts()", tr.At.Sub(t0), tr.Alert.Labels)
+		}
+	}
 	s.e = newEvaluator(t, o)
 	return s
 }
@@ -48,6 +56,15 @@ func newEvaluator(t *testing.T, o Options) *Evaluator {
 		}
 	})
 	return e
+}
+
+func hasAlert(alerts []Alert, a Alert) bool {
+	for _, b := range alerts {
+		if labels.Equal(a.Labels, b.Labels) && a.State == b.State {
+			return true
+		}
+	}
+	return false
 }
 
 // scrape stores body as the scrape at s.now, evaluates up to s.now and

@@ -41,6 +41,10 @@ func newHead(retention time.Duration, logger *slog.Logger) (*head, error) {
 	// The default of 16384 stripes preallocates megabytes for a million
 	// series; an exporter has hundreds to tens of thousands.
 	opts.StripeSize = 1024
+	// Isolation keeps queries from seeing appends still in flight; here
+	// appends and queries never overlap (the Evaluator's mutex), and
+	// without it every rule evaluation is about 15 % cheaper.
+	opts.IsolationDisabled = true
 	h, err := tsdb.NewHead(nil, logger, nil, nil, opts, nil)
 	if err != nil {
 		os.RemoveAll(dir)
