@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +61,28 @@ func newWebhook(l *ledger.Ledger, clk clock.Clock) (http.Handler, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// scrapeURL is /metrics asking for the families whose names the rule files
+// mention (a name[] for every identifier in them).
+func scrapeURL(ruleFiles []string) (string, error) {
+	names := map[string]bool{}
+	for _, f := range ruleFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range ruleWord.FindAll(b, -1) {
+			names[string(m)] = true
+		}
+	}
+	q := url.Values{}
+	for n := range names {
+		q.Add("name[]", n)
+	}
+	return "/metrics?" + q.Encode(), nil
+}
+
+var ruleWord = regexp.MustCompile(`[a-zA-Z_][a-zA-Z0-9_]*`)
 
 // eventQueue holds callback events until they are delivered.
 type eventQueue []simulator.PushEvent

@@ -1,0 +1,34 @@
+package fidelity
+
+import (
+	"testing"
+	"time"
+)
+
+var rulesFile = "../../examples/prometheus/alerts.yml"
+
+// TestChannelStepPages is the harness's short scenario: Huawei's channel
+// failures step from 8 % to 40 % two hours into a day; the shipped rules
+// page for Huawei within 10 minutes, and nothing else pages.
+func TestChannelStepPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates three hours")
+	}
+	res, err := Run(Scenario{Name: "channel step", Duration: 3 * time.Hour, StartHour: 10, Seed: 1,
+		Base: Base{Channel: 0.08, Device: 0.15},
+		Step: &Step{At: 2 * time.Hour, Platform: Huawei, Stage: "channel", To: 0.40}},
+		Options{RuleFiles: []string{rulesFile}, Progress: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("took %s: fired %v, false pages %v, calls %v, yielding %v, over limit %d", res.Took, res.FiredAfter, res.FalsePages, res.Calls, res.Yielding, res.OverLimit)
+	if d, ok := res.FiredAfter["TimpushVendorChannelFailureRatioHigh"]; !ok || d > 10*time.Minute {
+		t.Errorf("TimpushVendorChannelFailureRatioHigh fired %v after the step (fired: %v), want within 10 min", d, ok)
+	}
+	if len(res.FalsePages) > 0 {
+		t.Errorf("false pages: %v", res.FalsePages)
+	}
+	if res.OverLimit != 0 {
+		t.Errorf("%d calls over the rate limit", res.OverLimit)
+	}
+}
