@@ -58,7 +58,7 @@ const (
 
 const (
 	readBufferBytes = 64 << 10 // one read
-	maxBatchIDs     = 1000     // IDs per Offer
+	maxBatchIDs     = 1000     // sampled IDs per Offer
 	maxReadPerPoll  = 16 << 20 // per file and poll, so one busy file cannot starve the others
 )
 
@@ -96,7 +96,9 @@ type File struct {
 	started   bool              // the first poll is done: files seen later are new
 	openErrs  map[string]string // last open error logged per path, to log each once
 	buf       []byte            // read buffer shared by all followers
-	ids       []pushid.ID       // batch being built; batch fills in the PushIDs
+	sampler   *fileSampler
+	appNames  map[string]string // app names read from lines (see appName)
+	ids       []pushid.ID       // sampled IDs of the batch being built; batch fills in the PushIDs
 	idBytes   []byte            // the batch's PushIDs, one after another
 	idEnds    []int             // where each PushID ends in idBytes
 	counts    lineCounts
@@ -149,6 +151,8 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 		stale:    make(map[string]bool),
 		openErrs: make(map[string]string),
 		buf:      make([]byte, readBufferBytes),
+		sampler:  newFileSampler(sink),
+		appNames: make(map[string]string),
 	}, nil
 }
 
@@ -194,6 +198,7 @@ type match struct {
 // poll does one pass: finish files that left the glob, read the followed
 // ones, open new ones. It reports whether some file was left unread.
 func (f *File) poll() (behind bool) {
+	f.sampler.newPoll()
 	matches := f.scan()
 	if !f.started {
 		f.recoverRotated(matches)
