@@ -54,6 +54,8 @@ import (
 const (
 	DefaultMaxLineBytes = 64 << 10
 	DefaultPollInterval = 250 * time.Millisecond
+	DefaultIdleClose    = time.Minute
+	DefaultMaxOpenFiles = 32
 )
 
 const (
@@ -72,9 +74,13 @@ type FileOptions struct {
 	StartAtEnd   bool           // a file present at start-up without a saved cursor starts at its end
 	MaxLineBytes int            // longer lines are skipped and counted; DefaultMaxLineBytes if 0
 	PollInterval time.Duration  // DefaultPollInterval if 0
+	IdleClose    time.Duration  // a file that has not grown for this long is closed until it does; DefaultIdleClose if 0
+	MaxOpenFiles int            // files held open at most (those being drained or behind aside); DefaultMaxOpenFiles if 0
 	Clock        clock.Clock    // clock.Real if nil
 	Logger       log.Logger     // no logging if nil; the caller adds the source
 	Metrics      *FileMetrics   // shared by all file sources; unregistered metrics if nil
+
+	readDir func(string) ([]os.DirEntry, error) // os.ReadDir if nil; tests inject failures
 }
 
 // File follows the files matching one glob and offers the PushIDs in their
@@ -95,7 +101,10 @@ type File struct {
 	resume    map[string]moved  // first poll: saved positions of files renamed within the glob, by new path
 	started   bool              // the first poll is done: files seen later are new
 	openErrs  map[string]string // last open error logged per path, to log each once
-	buf       []byte            // read buffer shared by all followers
+	ignored   map[string]string // paths matching the glob that are not files, to why (logged once)
+	listErr   string            // the error of the failing listings, "" while listing works
+	readDir   func(string) ([]os.DirEntry, error)
+	buf       []byte // read buffer shared by all followers
 	sampler   *fileSampler
 	appNames  map[string]string // app names read from lines (see appName)
 	ids       []pushid.ID       // sampled IDs of the batch being built; batch fills in the PushIDs
@@ -121,8 +130,8 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file source %q: %w", o.Pattern, err)
 	}
-	if o.MaxLineBytes < 0 || o.PollInterval < 0 {
-		return nil, fmt.Errorf("file source %q: negative max_line_bytes or poll interval", o.Pattern)
+	if o.MaxLineBytes < 0 || o.PollInterval < 0 || o.IdleClose < 0 || o.MaxOpenFiles < 0 {
+		return nil, fmt.Errorf("file source %q: negative max_line_bytes, poll interval, idle close or max open files", o.Pattern)
 	}
 	if o.MaxLineBytes == 0 {
 		o.MaxLineBytes = DefaultMaxLineBytes
@@ -130,8 +139,17 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 	if o.PollInterval == 0 {
 		o.PollInterval = DefaultPollInterval
 	}
+	if o.IdleClose == 0 {
+		o.IdleClose = DefaultIdleClose
+	}
+	if o.MaxOpenFiles == 0 {
+		o.MaxOpenFiles = DefaultMaxOpenFiles
+	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
+	}
+	if o.readDir == nil {
+		o.readDir = os.ReadDir
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -150,6 +168,8 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 		orphans:  make(map[string]string),
 		stale:    make(map[string]bool),
 		openErrs: make(map[string]string),
+		ignored:  make(map[string]string),
+		readDir:  o.readDir,
 		buf:      make([]byte, readBufferBytes),
 		sampler:  newFileSampler(sink),
 		appNames: make(map[string]string),
@@ -182,10 +202,11 @@ func (f *File) Run(ctx context.Context) error {
 func (f *File) stop() {
 	for _, fl := range f.followers {
 		f.sink.Offer(Batch{Cursor: fl.cursor()})
-		fl.file.Close()
+		fl.close()
 	}
 	f.followers, f.byID = nil, make(map[fileIdentity]*follower)
 	f.m.followed.Set(0)
+	f.m.open.Set(0)
 }
 
 // match is a regular file the glob matched.
@@ -196,25 +217,40 @@ type match struct {
 }
 
 // poll does one pass: finish files that left the glob, read the followed
-// ones, open new ones. It reports whether some file was left unread.
+// ones, open new ones, close idle ones. It reports whether some file was
+// left unread. A poll that cannot list the glob only reads the files it has
+// open: it cannot tell what left or joined the glob, so it decides nothing
+// about that (no drain, no deleted cursor, no file read again).
 func (f *File) poll() (behind bool) {
 	f.sampler.newPoll()
-	matches := f.scan()
+	matches, unknown, err := f.scan()
+	if err != nil {
+		f.listFailed(err)
+		return f.readOpen()
+	}
+	f.listWorks()
 	if !f.started {
 		f.recoverRotated(matches)
 	}
+	dirs := make(map[string]map[uint64][]string) // listings for files that left while closed
 	kept := f.followers[:0]
 	for _, fl := range f.followers {
 		m, ok := matches[fl.id]
-		if !ok {
-			if f.drain(fl) {
-				kept = append(kept, fl)
-				behind = behind || fl.behind
+		switch {
+		case ok:
+			delete(matches, fl.id)
+			f.follow(fl, m)
+		case unknown[fl.path] && !fl.draining:
+			// Its path could not be examined: it may still be there.
+		case fl.file == nil:
+			if !f.leftWhileClosed(fl, dirs) {
+				continue
 			}
-			continue
+		default:
+			if !f.drain(fl) {
+				continue
+			}
 		}
-		delete(matches, fl.id)
-		f.follow(fl, m)
 		behind = behind || fl.behind
 		kept = append(kept, fl)
 	}
@@ -234,26 +270,26 @@ func (f *File) poll() (behind bool) {
 	f.started, f.resume = true, nil
 	f.dropStale()
 	f.forgetGone()
+	f.closeIdle()
 	f.updateGauges()
 	return behind
 }
 
-// scan lists the regular files matching the glob, by identity. Two paths of
-// one file (hard links, symlinks) are followed once, under the first name.
-func (f *File) scan() map[fileIdentity]match {
-	paths, _ := filepath.Glob(f.glob) // the only error, ErrBadPattern, was ruled out by NewFile
-	matches := make(map[fileIdentity]match, len(paths))
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue // gone since the listing, a dangling symlink, a directory
+// readOpen reads the open files through their descriptors, for a poll
+// that cannot list the glob: what is appended to them is not held up.
+func (f *File) readOpen() (behind bool) {
+	for _, fl := range f.followers {
+		if fl.file == nil {
+			continue
 		}
-		id := identityOf(fi)
-		if _, dup := matches[id]; !dup {
-			matches[id] = match{path: p, id: id, size: fi.Size()}
+		if _, size, err := statIdentity(fl.file); err == nil && !fl.draining {
+			f.checkTruncated(fl, size)
 		}
+		f.read(fl)
+		behind = behind || fl.behind
 	}
-	return matches
+	f.updateGauges()
+	return behind
 }
 
 func sortedMatches(ms map[fileIdentity]match) []match {
@@ -282,12 +318,26 @@ func (f *File) follow(fl *follower, m match) {
 		fl.setPath(m.path)
 		fl.offered = -1 // save the position under the new name
 	}
-	if why := fl.truncated(m.size); why != "" {
+	if fl.file == nil {
+		if m.size == fl.size {
+			return // idle: it stays closed
+		}
+		if !f.reopen(fl, m.path) {
+			return
+		}
+	}
+	f.checkTruncated(fl, m.size)
+	f.read(fl)
+}
+
+// checkTruncated makes fl read its file from the start if the file's size
+// or first bytes say it was truncated or rewritten.
+func (f *File) checkTruncated(fl *follower, size int64) {
+	if why := fl.truncated(size); why != "" {
 		level.Info(f.logger).Log("msg", "file truncated, reading it from the start", "path", fl.path, "why", why)
 		f.m.truncations.Inc()
 		fl.restart()
 	}
-	f.read(fl)
 }
 
 // drain reads a file that left the glob (renamed away or deleted) to its
@@ -310,13 +360,20 @@ func (f *File) drain(fl *follower) bool {
 		fl.drainedOnce = true
 		return true
 	}
+	f.finish(fl)
+	return false
+}
+
+// finish stops following a file that left the glob and was read to its
+// end: its unfinished last line counts as complete, and its cursor ends
+// with its last IDs.
+func (f *File) finish(fl *follower) {
 	f.finishLine(fl)
 	f.m.add(&f.counts)
 	f.offer(&Cursor{Key: fl.key}) // the last IDs and the end of the cursor, saved together
-	fl.file.Close()
+	fl.close()
 	delete(f.byID, fl.id)
 	level.Debug(f.logger).Log("msg", "stopped following file", "path", fl.path)
-	return false
 }
 
 // forgetGone deletes the cursors of names that were followed, are no
@@ -347,11 +404,16 @@ func (f *File) keyInUse(key string) bool {
 
 func (f *File) updateGauges() {
 	var unread int64
+	open := 0
 	for _, fl := range f.followers {
 		unread += max(0, fl.size-fl.offset)
+		if fl.file != nil {
+			open++
+		}
 	}
 	f.m.unread.Set(float64(unread))
 	f.m.followed.Set(float64(len(f.followers)))
+	f.m.open.Set(float64(open))
 }
 
 // logOpenError logs a file that cannot be opened once per distinct error.

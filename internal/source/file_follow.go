@@ -14,11 +14,12 @@ import (
 	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
-// follower is one open file being read.
+// follower is one followed file.
 type follower struct {
 	path, key string
-	file      *os.File
+	file      *os.File // nil while closed for being idle (file_idle.go)
 	id        fileIdentity
+	grew      time.Time // when a read last found new bytes, or the file was opened
 
 	offset    int64  // next byte to read
 	lineStart int64  // just after the last newline read: the cursor's offset
@@ -98,18 +99,16 @@ func (fl *follower) refingerprint(size int64, keep int) bool {
 // its start (see startAt). It returns nil if the file cannot be read or is
 // followed already (the name was given to it since the scan).
 func (f *File) open(m match) *follower {
-	file, err := os.Open(m.path)
+	file, fi, err := openRegular(m.path)
 	if err != nil {
 		f.logOpenError(m.path, err)
 		return nil
 	}
-	fl := &follower{file: file, offered: -1}
+	fl := &follower{file: file, offered: -1, grew: f.opts.Clock.Now()}
 	fl.setPath(m.path)
-	fl.id, fl.size, err = statIdentity(file)
-	if err == nil {
-		fl.fpLen = fingerprintLen(fl.size)
-		fl.fp, err = fingerprint(file, fl.fpLen)
-	}
+	fl.id, fl.size = identityOf(fi), fi.Size()
+	fl.fpLen = fingerprintLen(fl.size)
+	fl.fp, err = fingerprint(file, fl.fpLen)
 	if err != nil {
 		file.Close()
 		f.logOpenError(m.path, err)
@@ -201,6 +200,9 @@ func (f *File) read(fl *follower) int64 {
 	}
 	f.counts.bytes += int(total)
 	fl.size = max(fl.size, fl.offset)
+	if total > 0 {
+		fl.grew = f.opts.Clock.Now()
+	}
 	f.flush(fl)
 	return total
 }

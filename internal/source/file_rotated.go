@@ -202,7 +202,7 @@ func (f *File) locate(p position, dir string, matches map[fileIdentity]match, di
 	}
 	inodes, ok := dirs[dir]
 	if !ok {
-		entries, err := os.ReadDir(dir)
+		entries, err := f.readDir(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fileIdentity{}, 0, err
 		}
@@ -229,15 +229,12 @@ func (f *File) locate(p position, dir string, matches map[fileIdentity]match, di
 // isFileOf reports whether the file at path is the one p was saved for,
 // with its identity and size.
 func isFileOf(path string, p position) (fileIdentity, int64, bool) {
-	file, err := os.Open(path)
+	file, fi, err := openRegular(path)
 	if err != nil {
 		return fileIdentity{}, 0, false
 	}
 	defer file.Close()
-	id, size, err := statIdentity(file)
-	if err != nil {
-		return fileIdentity{}, 0, false
-	}
+	id, size := identityOf(fi), fi.Size()
 	if _, err := p.resumeAt(file, id, size); err != nil {
 		return fileIdentity{}, 0, false
 	}
@@ -253,12 +250,12 @@ func (f *File) drainRotated(r *rotatedFile) {
 		f.stale[r.key] = true
 		return
 	}
-	file, err := os.Open(r.path)
+	file, _, err := openRegular(r.path)
 	if err != nil {
 		level.Warn(f.logger).Log("msg", "cannot read the rest of a file rotated while stopped", "path", r.path, "err", err)
 		return
 	}
-	fl := &follower{path: r.path, key: drainKey(r.was, r.id.ino), file: file}
+	fl := &follower{path: r.path, key: drainKey(r.was, r.id.ino), file: file, grew: f.opts.Clock.Now()}
 	fl.id, fl.size, err = statIdentity(file)
 	if err == nil && fl.id != r.id {
 		err = errors.New("replaced since it was found")
