@@ -22,7 +22,12 @@ package source
 //     64 KiB chunks to its end on every poll, so latency is at most one
 //     interval and throughput is not bounded by it.
 //
-// The poll timer comes from the injected clock, so tests step time.
+// The poll timer comes from the injected clock, so tests step time. The
+// glob is listed with os.ReadDir, not filepath.Glob, so that a listing
+// that fails (descriptors exhausted) changes nothing instead of looking
+// like every file left (file_scan.go); files idle for a minute are closed
+// until they grow, so that a glob of thousands of finished files does not
+// hold thousands of descriptors (file_idle.go).
 //
 // A file's cursor is saved under "file:"+its path while it matches the
 // glob. Once it leaves the glob (renamed away or deleted) its path may soon

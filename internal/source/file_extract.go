@@ -172,6 +172,20 @@ func (e *jsonExtractor) extract(line []byte) ([]byte, []byte, string) {
 
 type plainExtractor struct{}
 
+// extractHashed is extract with the ID's hash, checked and hashed in one
+// pass (pushid.HashValid): a plain log's lines are mostly just that.
+func (plainExtractor) extractHashed(line []byte) ([]byte, uint64, string) {
+	b := bytes.TrimSpace(line)
+	if len(b) == 0 {
+		return nil, 0, ReasonNoID
+	}
+	h, ok := pushid.HashValid(b)
+	if !ok {
+		return nil, 0, ReasonInvalidID
+	}
+	return b, h, ""
+}
+
 func (e plainExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
 
 func (plainExtractor) extract(line []byte) ([]byte, []byte, string) {

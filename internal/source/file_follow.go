@@ -261,14 +261,26 @@ func (f *File) line(line []byte, now time.Time) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	id, appBytes, reason := f.ext.extract(line)
+	var (
+		id, appBytes []byte
+		h            uint64
+		reason       string
+	)
+	if p, plain := f.ext.(plainExtractor); plain {
+		id, h, reason = p.extractHashed(line)
+	} else {
+		id, appBytes, reason = f.ext.extract(line)
+		if reason == "" {
+			h = pushid.HashBytes(id)
+		}
+	}
 	if reason != "" {
 		f.counts.skip(reason)
 		return
 	}
 	f.counts.withID++
 	app := f.appName(appBytes)
-	if !f.sampler.keep(app, pushid.HashBytes(id)) {
+	if !f.sampler.keep(app, h) {
 		return
 	}
 	f.ids = append(f.ids, pushid.ID{App: app, Source: pushid.SourceFile, Seen: now})
