@@ -33,7 +33,8 @@ func findMtail(flagPath string) string {
 	return p
 }
 
-var mtailCount = regexp.MustCompile(`(?m)^pushids\{[^}]*\} (\d+)`)
+// mtailCount finds the count in mtail's output, printed as a float (1e+06).
+var mtailCount = regexp.MustCompile(`(?m)^pushids\{[^}]*\} (\S+)`)
 
 // runMtail reads path (lines long) with mtail and returns lines per
 // CPU-second.
@@ -80,9 +81,9 @@ func mtailOnce(mtail, progs, log string) (time.Duration, int64, error) {
 		return 0, 0, fmt.Errorf("mtail: no rusage")
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	var count int64
+	var count float64
 	if m := mtailCount.FindSubmatch(out.Bytes()); m != nil {
-		count, _ = strconv.ParseInt(string(m[1]), 10, 64)
+		count, _ = strconv.ParseFloat(string(m[1]), 64)
 	}
-	return cpu, count, nil
+	return cpu, int64(count), nil
 }
