@@ -101,15 +101,15 @@ type File struct {
 	// Owned by the Run goroutine.
 	followers []*follower // in the order they were opened
 	byID      map[fileIdentity]*follower
-	orphans   map[string]string // cursor keys no follower uses any more, to their path
-	stale     map[string]bool   // cursor keys replaced by another: deleted at the end of the poll unless in use
-	resume    map[string]moved  // first poll: saved positions of files renamed within the glob, by new path
-	started   bool              // the first poll is done: files seen later are new
-	openErrs  map[string]string // last open error logged per path, to log each once
-	ignored   map[string]string // paths matching the glob that are not files, to why (logged once)
-	listErr   string            // the error of the failing listings, "" while listing works
-	readDir   func(string) ([]os.DirEntry, error)
-	buf       []byte // read buffer shared by all followers
+	orphans   map[string]string                   // cursor keys no follower uses any more, to their path
+	stale     map[string]bool                     // cursor keys replaced by another: deleted at the end of the poll unless in use
+	resume    map[string]moved                    // first poll: saved positions of files renamed within the glob, by new path
+	started   bool                                // the first poll is done: files seen later are new
+	openErrs  map[string]string                   // last open error logged per path, to log each once
+	ignored   map[string]string                   // paths matching the glob that are not files, to why (logged once)
+	listErr   string                              // the error of the failing listings, "" while listing works
+	readDir   func(string) ([]os.DirEntry, error) // FileOptions.readDir
+	buf       []byte                              // read buffer shared by all followers
 	sampler   *fileSampler
 	appNames  map[string]string // app names read from lines (see appName)
 	ids       []pushid.ID       // sampled IDs of the batch being built; batch fills in the PushIDs
@@ -280,23 +280,6 @@ func (f *File) poll() (behind bool) {
 	return behind
 }
 
-// readOpen reads the open files through their descriptors, for a poll
-// that cannot list the glob: what is appended to them is not held up.
-func (f *File) readOpen() (behind bool) {
-	for _, fl := range f.followers {
-		if fl.file == nil {
-			continue
-		}
-		if _, size, err := statIdentity(fl.file); err == nil && !fl.draining {
-			f.checkTruncated(fl, size)
-		}
-		f.read(fl)
-		behind = behind || fl.behind
-	}
-	f.updateGauges()
-	return behind
-}
-
 func sortedMatches(ms map[fileIdentity]match) []match {
 	s := make([]match, 0, len(ms))
 	for _, m := range ms {
@@ -379,32 +362,6 @@ func (f *File) finish(fl *follower) {
 	fl.close()
 	delete(f.byID, fl.id)
 	level.Debug(f.logger).Log("msg", "stopped following file", "path", fl.path)
-}
-
-// forgetGone deletes the cursors of names that were followed, are no
-// longer and no longer exist, so that a glob over dated names does not
-// leave one cursor per file behind. A name taken by another file keeps its
-// key: that file's cursor replaces the old one.
-func (f *File) forgetGone() {
-	for key, path := range f.orphans {
-		if f.keyInUse(key) {
-			delete(f.orphans, key)
-			continue
-		}
-		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-			f.sink.Offer(Batch{Cursor: &Cursor{Key: key}})
-			delete(f.orphans, key)
-		}
-	}
-}
-
-func (f *File) keyInUse(key string) bool {
-	for _, fl := range f.followers {
-		if fl.key == key {
-			return true
-		}
-	}
-	return false
 }
 
 func (f *File) updateGauges() {

@@ -282,3 +282,29 @@ func (f *File) drainRotated(r *rotatedFile) {
 	f.followers = append(f.followers, fl)
 	f.byID[fl.id] = fl
 }
+
+// forgetGone deletes the cursors of names that were followed, are no
+// longer and no longer exist, so that a glob over dated names does not
+// leave one cursor per file behind. A name taken by another file keeps its
+// key: that file's cursor replaces the old one.
+func (f *File) forgetGone() {
+	for key, path := range f.orphans {
+		if f.keyInUse(key) {
+			delete(f.orphans, key)
+			continue
+		}
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			f.sink.Offer(Batch{Cursor: &Cursor{Key: key}})
+			delete(f.orphans, key)
+		}
+	}
+}
+
+func (f *File) keyInUse(key string) bool {
+	for _, fl := range f.followers {
+		if fl.key == key {
+			return true
+		}
+	}
+	return false
+}

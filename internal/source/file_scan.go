@@ -181,3 +181,20 @@ func (f *File) listWorks() {
 		f.listErr = ""
 	}
 }
+
+// readOpen reads the open files through their descriptors, for a poll
+// that cannot list the glob: what is appended to them is not held up.
+func (f *File) readOpen() (behind bool) {
+	for _, fl := range f.followers {
+		if fl.file == nil {
+			continue
+		}
+		if _, size, err := statIdentity(fl.file); err == nil && !fl.draining {
+			f.checkTruncated(fl, size)
+		}
+		f.read(fl)
+		behind = behind || fl.behind
+	}
+	f.updateGauges()
+	return behind
+}
