@@ -308,7 +308,8 @@ func (f *File) follow(fl *follower, m match) {
 	}
 	if fl.file == nil {
 		if m.size == fl.size {
-			return // idle: it stays closed
+			f.flush(fl) // idle, it stays closed; renamed, its cursor moves to the new name now
+			return
 		}
 		if !f.reopen(fl, m.path) {
 			return

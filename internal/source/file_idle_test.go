@@ -188,3 +188,29 @@ func TestFileListingFailsWhileClosed(t *testing.T) {
 		t.Errorf("rotations + truncations = %v, want 0", got)
 	}
 }
+
+// Renamed within the glob while closed: the cursor moves to the new name
+// at once, so a restart neither loses the file's place nor reads it again.
+func TestFileRenamedWhileClosed(t *testing.T) {
+	dir := t.TempDir()
+	a, idsA := lines("a", 0, 3)
+	writeFile(t, dir+"/a.log", a)
+	sink := newFileTestSink()
+	start := func(o *FileOptions) { idle(o); o.StartAtEnd = false }
+	h := startFile(t, dir, "*.log", sink, start)
+	wantIDs(t, sink.take(), idsA)
+	h.step()
+	h.step()
+	if got := h.metric("files_open"); got != 0 {
+		t.Fatalf("files_open = %v, want 0", got)
+	}
+	rename(t, h.path("a.log"), h.path("b.log"))
+	h.step()
+	wantKeys(t, sink, "file:"+h.path("b.log"))
+	h.stop()
+	h2 := startFile(t, dir, "*.log", sink.killed(), start)
+	b, idsB := lines("b", 0, 2)
+	appendFile(t, h2.path("b.log"), b)
+	h2.step()
+	wantIDs(t, h2.sink.take(), idsB)
+}
