@@ -74,7 +74,7 @@ type FileOptions struct {
 	Pattern      string         // glob, also the `source` label value
 	App          string         // app of the IDs when the regex has no (or an empty) group app
 	Format       string         // FormatRegex, FormatJSON or FormatPlain
-	Regex        *regexp.Regexp // format regex: named group push_id, optional group app
+	Regex        *regexp.Regexp // format regex: named group push_id, optional group app; leftmost-first (not made Longest)
 	JSONField    string         // format json: dotted path, DefaultJSONField if empty
 	StartAtEnd   bool           // a file present at start-up without a saved cursor starts at its end
 	MaxLineBytes int            // longer lines are skipped and counted; DefaultMaxLineBytes if 0
