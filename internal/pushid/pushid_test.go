@@ -39,3 +39,16 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// HashValid gives what ValidBytes and HashBytes give.
+func FuzzHashValid(f *testing.F) {
+	for _, s := range []string{"144115233406643804-1727580296-4026038328", "", "a b", "a\x7f", "caf\u00e9", "a\xffb", "\xe4\xb8", strings.Repeat("x", MaxLen), strings.Repeat("x", MaxLen+1)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, ok := HashValid(b)
+		if ok != ValidBytes(b) || (ok && h != HashBytes(b)) || (!ok && h != 0) {
+			t.Fatalf("HashValid(%q) = %x, %v; ValidBytes %v, HashBytes %x", b, h, ok, ValidBytes(b), HashBytes(b))
+		}
+	})
+}

@@ -22,7 +22,12 @@ package source
 //     64 KiB chunks to its end on every poll, so latency is at most one
 //     interval and throughput is not bounded by it.
 //
-// The poll timer comes from the injected clock, so tests step time.
+// The poll timer comes from the injected clock, so tests step time. The
+// glob is listed with os.ReadDir, not filepath.Glob, so that a listing
+// that fails (descriptors exhausted) changes nothing instead of looking
+// like every file left (file_scan.go); files idle for a minute are closed
+// until they grow, so that a glob of thousands of finished files does not
+// hold thousands of descriptors (file_idle.go).
 //
 // A file's cursor is saved under "file:"+its path while it matches the
 // glob. Once it leaves the glob (renamed away or deleted) its path may soon
@@ -54,11 +59,13 @@ import (
 const (
 	DefaultMaxLineBytes = 64 << 10
 	DefaultPollInterval = 250 * time.Millisecond
+	DefaultIdleClose    = time.Minute
+	DefaultMaxOpenFiles = 32
 )
 
 const (
 	readBufferBytes = 64 << 10 // one read
-	maxBatchIDs     = 1000     // IDs per Offer
+	maxBatchIDs     = 1000     // sampled IDs per Offer
 	maxReadPerPoll  = 16 << 20 // per file and poll, so one busy file cannot starve the others
 )
 
@@ -67,14 +74,18 @@ type FileOptions struct {
 	Pattern      string         // glob, also the `source` label value
 	App          string         // app of the IDs when the regex has no (or an empty) group app
 	Format       string         // FormatRegex, FormatJSON or FormatPlain
-	Regex        *regexp.Regexp // format regex: named group push_id, optional group app
+	Regex        *regexp.Regexp // format regex: named group push_id, optional group app; leftmost-first (not made Longest)
 	JSONField    string         // format json: dotted path, DefaultJSONField if empty
 	StartAtEnd   bool           // a file present at start-up without a saved cursor starts at its end
 	MaxLineBytes int            // longer lines are skipped and counted; DefaultMaxLineBytes if 0
 	PollInterval time.Duration  // DefaultPollInterval if 0
+	IdleClose    time.Duration  // a file that has not grown for this long is closed until it does; DefaultIdleClose if 0
+	MaxOpenFiles int            // files held open at most (those being drained or behind aside); DefaultMaxOpenFiles if 0
 	Clock        clock.Clock    // clock.Real if nil
 	Logger       log.Logger     // no logging if nil; the caller adds the source
 	Metrics      *FileMetrics   // shared by all file sources; unregistered metrics if nil
+
+	readDir func(string) ([]os.DirEntry, error) // os.ReadDir if nil; tests inject failures
 }
 
 // File follows the files matching one glob and offers the PushIDs in their
@@ -90,13 +101,18 @@ type File struct {
 	// Owned by the Run goroutine.
 	followers []*follower // in the order they were opened
 	byID      map[fileIdentity]*follower
-	orphans   map[string]string // cursor keys no follower uses any more, to their path
-	stale     map[string]bool   // cursor keys replaced by another: deleted at the end of the poll unless in use
-	resume    map[string]moved  // first poll: saved positions of files renamed within the glob, by new path
-	started   bool              // the first poll is done: files seen later are new
-	openErrs  map[string]string // last open error logged per path, to log each once
-	buf       []byte            // read buffer shared by all followers
-	ids       []pushid.ID       // batch being built; batch fills in the PushIDs
+	orphans   map[string]string                   // cursor keys no follower uses any more, to their path
+	stale     map[string]bool                     // cursor keys replaced by another: deleted at the end of the poll unless in use
+	resume    map[string]moved                    // first poll: saved positions of files renamed within the glob, by new path
+	started   bool                                // the first poll is done: files seen later are new
+	openErrs  map[string]string                   // last open error logged per path, to log each once
+	ignored   map[string]string                   // paths matching the glob that are not files, to why (logged once)
+	listErr   string                              // the error of the failing listings, "" while listing works
+	readDir   func(string) ([]os.DirEntry, error) // FileOptions.readDir
+	buf       []byte                              // read buffer shared by all followers
+	sampler   *fileSampler
+	appNames  map[string]string // app names read from lines (see appName)
+	ids       []pushid.ID       // sampled IDs of the batch being built; batch fills in the PushIDs
 	idBytes   []byte            // the batch's PushIDs, one after another
 	idEnds    []int             // where each PushID ends in idBytes
 	counts    lineCounts
@@ -119,8 +135,8 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file source %q: %w", o.Pattern, err)
 	}
-	if o.MaxLineBytes < 0 || o.PollInterval < 0 {
-		return nil, fmt.Errorf("file source %q: negative max_line_bytes or poll interval", o.Pattern)
+	if o.MaxLineBytes < 0 || o.PollInterval < 0 || o.IdleClose < 0 || o.MaxOpenFiles < 0 {
+		return nil, fmt.Errorf("file source %q: negative max_line_bytes, poll interval, idle close or max open files", o.Pattern)
 	}
 	if o.MaxLineBytes == 0 {
 		o.MaxLineBytes = DefaultMaxLineBytes
@@ -128,8 +144,17 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 	if o.PollInterval == 0 {
 		o.PollInterval = DefaultPollInterval
 	}
+	if o.IdleClose == 0 {
+		o.IdleClose = DefaultIdleClose
+	}
+	if o.MaxOpenFiles == 0 {
+		o.MaxOpenFiles = DefaultMaxOpenFiles
+	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
+	}
+	if o.readDir == nil {
+		o.readDir = os.ReadDir
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -148,7 +173,11 @@ func NewFile(o FileOptions, sink Sink) (*File, error) {
 		orphans:  make(map[string]string),
 		stale:    make(map[string]bool),
 		openErrs: make(map[string]string),
+		ignored:  make(map[string]string),
+		readDir:  o.readDir,
 		buf:      make([]byte, readBufferBytes),
+		sampler:  newFileSampler(sink),
+		appNames: make(map[string]string),
 	}, nil
 }
 
@@ -178,10 +207,11 @@ func (f *File) Run(ctx context.Context) error {
 func (f *File) stop() {
 	for _, fl := range f.followers {
 		f.sink.Offer(Batch{Cursor: fl.cursor()})
-		fl.file.Close()
+		fl.close()
 	}
 	f.followers, f.byID = nil, make(map[fileIdentity]*follower)
 	f.m.followed.Set(0)
+	f.m.open.Set(0)
 }
 
 // match is a regular file the glob matched.
@@ -192,24 +222,40 @@ type match struct {
 }
 
 // poll does one pass: finish files that left the glob, read the followed
-// ones, open new ones. It reports whether some file was left unread.
+// ones, open new ones, close idle ones. It reports whether some file was
+// left unread. A poll that cannot list the glob only reads the files it has
+// open: it cannot tell what left or joined the glob, so it decides nothing
+// about that (no drain, no deleted cursor, no file read again).
 func (f *File) poll() (behind bool) {
-	matches := f.scan()
+	f.sampler.newPoll()
+	matches, unknown, err := f.scan()
+	if err != nil {
+		f.listFailed(err)
+		return f.readOpen()
+	}
+	f.listWorks()
 	if !f.started {
 		f.recoverRotated(matches)
 	}
+	dirs := make(map[string]map[uint64][]string) // listings for files that left while closed
 	kept := f.followers[:0]
 	for _, fl := range f.followers {
 		m, ok := matches[fl.id]
-		if !ok {
-			if f.drain(fl) {
-				kept = append(kept, fl)
-				behind = behind || fl.behind
+		switch {
+		case ok:
+			delete(matches, fl.id)
+			f.follow(fl, m)
+		case unknown[fl.path] && !fl.draining:
+			// Its path could not be examined: it may still be there.
+		case fl.file == nil:
+			if !f.leftWhileClosed(fl, dirs) {
+				continue
 			}
-			continue
+		default:
+			if !f.drain(fl) {
+				continue
+			}
 		}
-		delete(matches, fl.id)
-		f.follow(fl, m)
 		behind = behind || fl.behind
 		kept = append(kept, fl)
 	}
@@ -229,26 +275,9 @@ func (f *File) poll() (behind bool) {
 	f.started, f.resume = true, nil
 	f.dropStale()
 	f.forgetGone()
+	f.closeIdle()
 	f.updateGauges()
 	return behind
-}
-
-// scan lists the regular files matching the glob, by identity. Two paths of
-// one file (hard links, symlinks) are followed once, under the first name.
-func (f *File) scan() map[fileIdentity]match {
-	paths, _ := filepath.Glob(f.glob) // the only error, ErrBadPattern, was ruled out by NewFile
-	matches := make(map[fileIdentity]match, len(paths))
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue // gone since the listing, a dangling symlink, a directory
-		}
-		id := identityOf(fi)
-		if _, dup := matches[id]; !dup {
-			matches[id] = match{path: p, id: id, size: fi.Size()}
-		}
-	}
-	return matches
 }
 
 func sortedMatches(ms map[fileIdentity]match) []match {
@@ -277,12 +306,27 @@ func (f *File) follow(fl *follower, m match) {
 		fl.setPath(m.path)
 		fl.offered = -1 // save the position under the new name
 	}
-	if why := fl.truncated(m.size); why != "" {
+	if fl.file == nil {
+		if m.size == fl.size {
+			f.flush(fl) // idle, it stays closed; renamed, its cursor moves to the new name now
+			return
+		}
+		if !f.reopen(fl, m.path) {
+			return
+		}
+	}
+	f.checkTruncated(fl, m.size)
+	f.read(fl)
+}
+
+// checkTruncated makes fl read its file from the start if the file's size
+// or first bytes say it was truncated or rewritten.
+func (f *File) checkTruncated(fl *follower, size int64) {
+	if why := fl.truncated(size); why != "" {
 		level.Info(f.logger).Log("msg", "file truncated, reading it from the start", "path", fl.path, "why", why)
 		f.m.truncations.Inc()
 		fl.restart()
 	}
-	f.read(fl)
 }
 
 // drain reads a file that left the glob (renamed away or deleted) to its
@@ -305,48 +349,34 @@ func (f *File) drain(fl *follower) bool {
 		fl.drainedOnce = true
 		return true
 	}
+	f.finish(fl)
+	return false
+}
+
+// finish stops following a file that left the glob and was read to its
+// end: its unfinished last line counts as complete, and its cursor ends
+// with its last IDs.
+func (f *File) finish(fl *follower) {
 	f.finishLine(fl)
 	f.m.add(&f.counts)
 	f.offer(&Cursor{Key: fl.key}) // the last IDs and the end of the cursor, saved together
-	fl.file.Close()
+	fl.close()
 	delete(f.byID, fl.id)
 	level.Debug(f.logger).Log("msg", "stopped following file", "path", fl.path)
-	return false
-}
-
-// forgetGone deletes the cursors of names that were followed, are no
-// longer and no longer exist, so that a glob over dated names does not
-// leave one cursor per file behind. A name taken by another file keeps its
-// key: that file's cursor replaces the old one.
-func (f *File) forgetGone() {
-	for key, path := range f.orphans {
-		if f.keyInUse(key) {
-			delete(f.orphans, key)
-			continue
-		}
-		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-			f.sink.Offer(Batch{Cursor: &Cursor{Key: key}})
-			delete(f.orphans, key)
-		}
-	}
-}
-
-func (f *File) keyInUse(key string) bool {
-	for _, fl := range f.followers {
-		if fl.key == key {
-			return true
-		}
-	}
-	return false
 }
 
 func (f *File) updateGauges() {
 	var unread int64
+	open := 0
 	for _, fl := range f.followers {
 		unread += max(0, fl.size-fl.offset)
+		if fl.file != nil {
+			open++
+		}
 	}
 	f.m.unread.Set(float64(unread))
 	f.m.followed.Set(float64(len(f.followers)))
+	f.m.open.Set(float64(open))
 }
 
 // logOpenError logs a file that cannot be opened once per distinct error.

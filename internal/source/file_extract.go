@@ -32,12 +32,12 @@ type Extractor interface {
 }
 
 // lineExtractor is what File uses: Extract with the reason a line has no ID
-// ("" when it has one), for the lines_skipped_total metric. The ID is
-// returned as bytes, usually part of line, so that File can copy the IDs
-// of a batch into one string instead of allocating one per line.
+// ("" when it has one), for the lines_skipped_total metric. The ID and the
+// app are returned as bytes, usually part of line, so that File makes
+// strings only of the IDs it hands on.
 type lineExtractor interface {
 	Extractor
-	extract(line []byte) (pushID []byte, app, reason string)
+	extract(line []byte) (pushID, app []byte, reason string)
 }
 
 // NewExtractor returns the Extractor for format: "regex" (re must have the
@@ -58,7 +58,7 @@ func newExtractor(format string, re *regexp.Regexp, jsonField string) (lineExtra
 		if id < 0 {
 			return nil, fmt.Errorf("regex %q has no named group push_id", re.String())
 		}
-		return &regexExtractor{re: re, id: id, app: re.SubexpIndex("app")}, nil
+		return &regexExtractor{re: re, id: id, app: re.SubexpIndex("app"), fast: newFastRegex(re)}, nil
 	case FormatJSON:
 		if jsonField == "" {
 			jsonField = DefaultJSONField
@@ -87,28 +87,37 @@ func validID(b []byte) ([]byte, string) {
 
 func extractOK(e lineExtractor, line []byte) (string, string, bool) {
 	id, app, reason := e.extract(line)
-	return string(id), app, reason == ""
+	return string(id), string(app), reason == ""
 }
 
 type regexExtractor struct {
 	re      *regexp.Regexp
-	id, app int // submatch indexes; app is -1 without a group app
+	id, app int        // submatch indexes; app is -1 without a group app
+	fast    *fastRegex // nil unless re has the shape fastRegex handles
 }
 
 func (e *regexExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
 
-func (e *regexExtractor) extract(line []byte) ([]byte, string, string) {
+func (e *regexExtractor) extract(line []byte) ([]byte, []byte, string) {
+	if e.fast != nil {
+		return e.fast.extract(line)
+	}
+	return e.slow(line)
+}
+
+// slow is extract with the regexp engine.
+func (e *regexExtractor) slow(line []byte) ([]byte, []byte, string) {
 	m := e.re.FindSubmatchIndex(line)
 	if m == nil || m[2*e.id] < 0 {
-		return nil, "", ReasonNoID
+		return nil, nil, ReasonNoID
 	}
 	id, reason := validID(line[m[2*e.id]:m[2*e.id+1]])
 	if reason != "" {
-		return nil, "", reason
+		return nil, nil, reason
 	}
-	var app string
+	var app []byte
 	if e.app >= 0 && m[2*e.app] < m[2*e.app+1] {
-		app = string(line[m[2*e.app]:m[2*e.app+1]])
+		app = line[m[2*e.app]:m[2*e.app+1]]
 	}
 	return id, app, ""
 }
@@ -124,19 +133,19 @@ type jsonExtractor struct {
 
 func (e *jsonExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
 
-func (e *jsonExtractor) extract(line []byte) ([]byte, string, string) {
+func (e *jsonExtractor) extract(line []byte) ([]byte, []byte, string) {
 	raw := bytes.TrimSpace(line)
 	if len(raw) == 0 {
-		return nil, "", ReasonNoID
+		return nil, nil, ReasonNoID
 	}
 	// member walks the line trusting it to be valid JSON.
 	if !json.Valid(raw) {
-		return nil, "", ReasonBadJSON
+		return nil, nil, ReasonBadJSON
 	}
 	for _, key := range e.path {
 		v, ok := member(raw, key)
 		if !ok {
-			return nil, "", ReasonNoID // no such key, or not an object here
+			return nil, nil, ReasonNoID // no such key, or not an object here
 		}
 		raw = v
 	}
@@ -147,29 +156,43 @@ func (e *jsonExtractor) extract(line []byte) ([]byte, string, string) {
 			// Escapes, or invalid UTF-8 that decoding replaces by U+FFFD.
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, "", ReasonBadJSON
+				return nil, nil, ReasonBadJSON
 			}
 			inner = []byte(s)
 		}
 		id, reason := validID(inner)
-		return id, "", reason
+		return id, nil, reason
 	case c == '-' || ('0' <= c && c <= '9'):
 		id, reason := validID(raw) // a number's JSON text, e.g. 144115
-		return id, "", reason
+		return id, nil, reason
 	default: // null, bool, object, array
-		return nil, "", ReasonNoID
+		return nil, nil, ReasonNoID
 	}
 }
 
 type plainExtractor struct{}
 
-func (e plainExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
-
-func (plainExtractor) extract(line []byte) ([]byte, string, string) {
+// extractHashed is extract with the ID's hash, checked and hashed in one
+// pass (pushid.HashValid): a plain log's lines are mostly just that.
+func (plainExtractor) extractHashed(line []byte) ([]byte, uint64, string) {
 	b := bytes.TrimSpace(line)
 	if len(b) == 0 {
-		return nil, "", ReasonNoID
+		return nil, 0, ReasonNoID
+	}
+	h, ok := pushid.HashValid(b)
+	if !ok {
+		return nil, 0, ReasonInvalidID
+	}
+	return b, h, ""
+}
+
+func (e plainExtractor) Extract(line []byte) (string, string, bool) { return extractOK(e, line) }
+
+func (plainExtractor) extract(line []byte) ([]byte, []byte, string) {
+	b := bytes.TrimSpace(line)
+	if len(b) == 0 {
+		return nil, nil, ReasonNoID
 	}
 	id, reason := validID(b)
-	return id, "", reason
+	return id, nil, reason
 }

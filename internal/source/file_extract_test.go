@@ -74,8 +74,8 @@ func TestExtract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, app, reason := e.extract([]byte(tt.line))
-			id := string(b)
+			b, appBytes, reason := e.extract([]byte(tt.line))
+			id, app := string(b), string(appBytes)
 			if id != tt.id || app != tt.app || reason != tt.reason {
 				t.Fatalf("extract(%q) = %q, %q, %q; want %q, %q, %q", tt.line, id, app, reason, tt.id, tt.app, tt.reason)
 			}

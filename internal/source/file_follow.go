@@ -14,11 +14,12 @@ import (
 	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
-// follower is one open file being read.
+// follower is one followed file.
 type follower struct {
 	path, key string
-	file      *os.File
+	file      *os.File // nil while closed for being idle (file_idle.go)
 	id        fileIdentity
+	grew      time.Time // when a read last found new bytes, or the file was opened
 
 	offset    int64  // next byte to read
 	lineStart int64  // just after the last newline read: the cursor's offset
@@ -98,18 +99,16 @@ func (fl *follower) refingerprint(size int64, keep int) bool {
 // its start (see startAt). It returns nil if the file cannot be read or is
 // followed already (the name was given to it since the scan).
 func (f *File) open(m match) *follower {
-	file, err := os.Open(m.path)
+	file, fi, err := openRegular(m.path)
 	if err != nil {
 		f.logOpenError(m.path, err)
 		return nil
 	}
-	fl := &follower{file: file, offered: -1}
+	fl := &follower{file: file, offered: -1, grew: f.opts.Clock.Now()}
 	fl.setPath(m.path)
-	fl.id, fl.size, err = statIdentity(file)
-	if err == nil {
-		fl.fpLen = fingerprintLen(fl.size)
-		fl.fp, err = fingerprint(file, fl.fpLen)
-	}
+	fl.id, fl.size = identityOf(fi), fi.Size()
+	fl.fpLen = fingerprintLen(fl.size)
+	fl.fp, err = fingerprint(file, fl.fpLen)
 	if err != nil {
 		file.Close()
 		f.logOpenError(m.path, err)
@@ -201,6 +200,9 @@ func (f *File) read(fl *follower) int64 {
 	}
 	f.counts.bytes += int(total)
 	fl.size = max(fl.size, fl.offset)
+	if total > 0 {
+		fl.grew = f.opts.Clock.Now()
+	}
 	f.flush(fl)
 	return total
 }
@@ -248,7 +250,8 @@ func (f *File) consume(fl *follower, chunk []byte) {
 	}
 }
 
-// line extracts the ID of one complete line (without its newline).
+// line extracts the ID of one complete line (without its newline) and, if
+// the sampler keeps it, adds it to the batch being built.
 func (f *File) line(line []byte, now time.Time) {
 	f.counts.lines++
 	if len(line) > f.opts.MaxLineBytes {
@@ -258,26 +261,55 @@ func (f *File) line(line []byte, now time.Time) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	id, app, reason := f.ext.extract(line)
+	var (
+		id, appBytes []byte
+		h            uint64
+		reason       string
+	)
+	if p, plain := f.ext.(plainExtractor); plain {
+		id, h, reason = p.extractHashed(line)
+	} else {
+		id, appBytes, reason = f.ext.extract(line)
+		if reason == "" {
+			h = pushid.HashBytes(id)
+		}
+	}
 	if reason != "" {
 		f.counts.skip(reason)
 		return
 	}
-	if app == "" {
-		app = f.opts.App
+	f.counts.withID++
+	app := f.appName(appBytes)
+	if !f.sampler.keep(app, h) {
+		return
 	}
 	f.ids = append(f.ids, pushid.ID{App: app, Source: pushid.SourceFile, Seen: now})
 	f.idBytes = append(f.idBytes, id...)
 	f.idEnds = append(f.idEnds, len(f.idBytes))
-	f.counts.withID++
 }
 
-// batch returns the batch being built, for one Offer, and starts the next.
-// Its PushIDs share one string: a string per ID was the largest cost of
-// reading a plain log, more than validating and hashing it (the
-// allocations, and the GC work they made). The slice is used again for
-// the next batch, which allocating and growing a new one cost a fifth of
-// the CPU time (and keeps the strings of at most one batch alive).
+// appName is the app a line names (the regex group app), or the source's
+// when it names none. Names are kept, so that a log of one app does not
+// make a string per line.
+func (f *File) appName(b []byte) string {
+	if len(b) == 0 {
+		return f.opts.App
+	}
+	if s, ok := f.appNames[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(f.appNames) < maxSampledApps {
+		f.appNames[s] = s
+	}
+	return s
+}
+
+// batch returns the sampled IDs of the batch being built, for one Offer,
+// and starts the next. Their PushIDs share one string, and the slice is
+// used again for the next batch: a string per ID and a new slice per
+// batch were the largest costs of reading a plain log before sampling
+// moved into the source.
 func (f *File) batch() []pushid.ID {
 	all := string(f.idBytes)
 	start := 0
@@ -311,14 +343,13 @@ func (f *File) flush(fl *follower) {
 		c = fl.cursor()
 		fl.offered = fl.lineStart
 	}
-	if len(f.ids) == 0 && c == nil {
+	if len(f.ids) == 0 && len(f.sampler.received) == 0 && c == nil {
 		return
 	}
 	f.offer(c)
 }
 
-// offer hands the batch being built, and c, to the sink.
+// offer hands the batch being built, the receive counts and c to the sink.
 func (f *File) offer(c *Cursor) {
-	ids, received := Sample(f.sink, f.batch())
-	f.sink.Offer(Batch{IDs: ids, Received: received, Cursor: c})
+	f.sink.Offer(Batch{IDs: f.batch(), Received: f.sampler.take(), Cursor: c})
 }

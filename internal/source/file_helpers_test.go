@@ -24,11 +24,14 @@ import (
 // fileTestSink records what a File offers, keeps the latest cursor per key
 // like the store does, and signals every Offer on a channel.
 type fileTestSink struct {
-	mu      sync.Mutex
-	ids     []pushid.ID
-	offers  []fileOffer
-	cursors map[string][]byte
-	offered chan struct{}
+	mu       sync.Mutex
+	ids      []pushid.ID
+	offers   []fileOffer
+	cursors  map[string][]byte
+	received map[string]int     // Batch.Received summed per app
+	ratios   map[string]float64 // Ratio's answers; 1 for an app not in it, if nil
+	asked    map[string][]int   // Ratio's arrivals, per app
+	offered  chan struct{}
 }
 
 type fileOffer struct {
@@ -37,17 +40,30 @@ type fileOffer struct {
 }
 
 func newFileTestSink() *fileTestSink {
-	return &fileTestSink{cursors: make(map[string][]byte), offered: make(chan struct{}, 1)}
+	return &fileTestSink{cursors: make(map[string][]byte), received: make(map[string]int),
+		asked: make(map[string][]int), offered: make(chan struct{}, 1)}
 }
 
-// Ratio keeps every PushID of any app.
-func (s *fileTestSink) Ratio(string, int) (float64, bool) { return 1, true }
+// Ratio keeps every PushID of any app unless ratios says otherwise.
+func (s *fileTestSink) Ratio(app string, arrivals int) (float64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked[app] = append(s.asked[app], arrivals)
+	if s.ratios == nil {
+		return 1, true
+	}
+	r, ok := s.ratios[app]
+	return r, ok
+}
 
 func (s *fileTestSink) Offer(b Batch) {
 	ids, c := b.IDs, b.Cursor
 	s.mu.Lock()
 	s.ids = append(s.ids, ids...)
 	s.offers = append(s.offers, fileOffer{n: len(ids), cursor: c})
+	for _, r := range b.Received {
+		s.received[r.App] += r.N
+	}
 	if c != nil {
 		if c.Value == nil {
 			delete(s.cursors, c.Key)

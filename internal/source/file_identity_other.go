@@ -15,3 +15,12 @@ func identityOf(fi os.FileInfo) fileIdentity {
 	h.Write([]byte(fi.Name()))
 	return fileIdentity{ino: h.Sum64()}
 }
+
+// openRegular opens path for reading if it is a regular file.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return checkRegular(file)
+}

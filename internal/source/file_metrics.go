@@ -27,6 +27,9 @@ type FileMetrics struct {
 	truncations *prometheus.CounterVec
 	unread      *prometheus.GaugeVec
 	followed    *prometheus.GaugeVec
+	open        *prometheus.GaugeVec
+	pollErrors  *prometheus.CounterVec
+	ignored     *prometheus.CounterVec
 }
 
 // NewFileMetrics creates the file source metrics and registers them with
@@ -52,10 +55,14 @@ func NewFileMetrics(reg prometheus.Registerer) *FileMetrics {
 		truncations: counter("truncations_total", "Followed files that were truncated or rewritten in place and read again from the start."),
 		unread:      gauge(sub, "unread_bytes", "Bytes written to followed files but not read yet (size minus offset, summed)."),
 		followed:    gauge("", "files_followed", "Files currently followed."),
+		open:        gauge("", "files_open", "Followed files held open; files idle for a while are closed and reopened when they grow."),
+		pollErrors:  counter("poll_errors_total", "Polls that could not list the glob's directories (and so changed nothing)."),
+		ignored: counter("ignored_total", "Paths matching the glob that are not regular files (directory, fifo, other, dangling_symlink, symlink_loop), counted once while they stay so.",
+			"reason"),
 	}
 	if reg != nil {
 		reg.MustRegister(m.linesRead, m.linesWithID, m.skipped, m.bytesRead,
-			m.rotations, m.truncations, m.unread, m.followed)
+			m.rotations, m.truncations, m.unread, m.followed, m.open, m.pollErrors, m.ignored)
 	}
 	return m
 }
@@ -66,7 +73,9 @@ type fileMetrics struct {
 	linesRead, linesWithID, bytesRead prometheus.Counter
 	rotations, truncations            prometheus.Counter
 	skipped                           map[string]prometheus.Counter
-	unread, followed                  prometheus.Gauge
+	unread, followed, open            prometheus.Gauge
+	pollErrors                        prometheus.Counter
+	ignored                           map[string]prometheus.Counter
 }
 
 func (m *FileMetrics) forSource(source string) *fileMetrics {
@@ -79,9 +88,15 @@ func (m *FileMetrics) forSource(source string) *fileMetrics {
 		skipped:     make(map[string]prometheus.Counter, len(skipReasons)),
 		unread:      m.unread.WithLabelValues(source),
 		followed:    m.followed.WithLabelValues(source),
+		open:        m.open.WithLabelValues(source),
+		pollErrors:  m.pollErrors.WithLabelValues(source),
+		ignored:     make(map[string]prometheus.Counter, len(ignoredReasons)),
 	}
 	for _, r := range skipReasons {
 		fm.skipped[r] = m.skipped.WithLabelValues(source, r)
+	}
+	for _, r := range ignoredReasons {
+		fm.ignored[r] = m.ignored.WithLabelValues(source, r)
 	}
 	return fm
 }

@@ -111,3 +111,17 @@ func statIdentity(f *os.File) (fileIdentity, int64, error) {
 	}
 	return identityOf(fi), fi.Size(), nil
 }
+
+// checkRegular returns file and its FileInfo if it is a regular file, and
+// closes it otherwise.
+func checkRegular(file *os.File) (*os.File, os.FileInfo, error) {
+	fi, err := file.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file (%s)", file.Name(), fi.Mode().Type())
+	}
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	return file, fi, nil
+}

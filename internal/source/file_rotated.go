@@ -202,7 +202,7 @@ func (f *File) locate(p position, dir string, matches map[fileIdentity]match, di
 	}
 	inodes, ok := dirs[dir]
 	if !ok {
-		entries, err := os.ReadDir(dir)
+		entries, err := f.readDir(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fileIdentity{}, 0, err
 		}
@@ -229,15 +229,12 @@ func (f *File) locate(p position, dir string, matches map[fileIdentity]match, di
 // isFileOf reports whether the file at path is the one p was saved for,
 // with its identity and size.
 func isFileOf(path string, p position) (fileIdentity, int64, bool) {
-	file, err := os.Open(path)
+	file, fi, err := openRegular(path)
 	if err != nil {
 		return fileIdentity{}, 0, false
 	}
 	defer file.Close()
-	id, size, err := statIdentity(file)
-	if err != nil {
-		return fileIdentity{}, 0, false
-	}
+	id, size := identityOf(fi), fi.Size()
 	if _, err := p.resumeAt(file, id, size); err != nil {
 		return fileIdentity{}, 0, false
 	}
@@ -253,12 +250,12 @@ func (f *File) drainRotated(r *rotatedFile) {
 		f.stale[r.key] = true
 		return
 	}
-	file, err := os.Open(r.path)
+	file, _, err := openRegular(r.path)
 	if err != nil {
 		level.Warn(f.logger).Log("msg", "cannot read the rest of a file rotated while stopped", "path", r.path, "err", err)
 		return
 	}
-	fl := &follower{path: r.path, key: drainKey(r.was, r.id.ino), file: file}
+	fl := &follower{path: r.path, key: drainKey(r.was, r.id.ino), file: file, grew: f.opts.Clock.Now()}
 	fl.id, fl.size, err = statIdentity(file)
 	if err == nil && fl.id != r.id {
 		err = errors.New("replaced since it was found")
@@ -284,4 +281,30 @@ func (f *File) drainRotated(r *rotatedFile) {
 	}
 	f.followers = append(f.followers, fl)
 	f.byID[fl.id] = fl
+}
+
+// forgetGone deletes the cursors of names that were followed, are no
+// longer and no longer exist, so that a glob over dated names does not
+// leave one cursor per file behind. A name taken by another file keeps its
+// key: that file's cursor replaces the old one.
+func (f *File) forgetGone() {
+	for key, path := range f.orphans {
+		if f.keyInUse(key) {
+			delete(f.orphans, key)
+			continue
+		}
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			f.sink.Offer(Batch{Cursor: &Cursor{Key: key}})
+			delete(f.orphans, key)
+		}
+	}
+}
+
+func (f *File) keyInUse(key string) bool {
+	for _, fl := range f.followers {
+		if fl.key == key {
+			return true
+		}
+	}
+	return false
 }

@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
 // TestMain lets the test binary act as a benchmark child (child.go), so
@@ -65,4 +70,35 @@ func benchPrefix(name string) string {
 		return "signal fidelity"
 	}
 	return name
+}
+
+// BenchmarkScrape renders /metrics at the scrape row's full cardinality
+// (36,713 series), one sub-benchmark per format:
+//
+//	go test -run '^$' -bench Scrape ./internal/bench
+func BenchmarkScrape(b *testing.B) {
+	env, err := newScrapeEnv(b.TempDir(), scrapeSize{apps: 10, codes: 50})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.close()
+	for _, f := range scrapeFormats {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				render(env.handler, f.accept, f.encoding, 1)
+			}
+		})
+	}
+	// What a webhook's durable reply waits for at this cardinality.
+	b.Run("durable acknowledgement", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			offer(env.c, []pushid.ID{{App: "app00", PushID: "extra-" + strconv.Itoa(i), Source: pushid.SourceWebhook, Seen: time.Now()}})
+			if err := env.c.Durable(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

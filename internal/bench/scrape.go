@@ -43,16 +43,23 @@ const (
 	scrapeRendersFull = 30
 )
 
-func runScrape(o *options) ([]row, error) {
-	renders, size := scrapeRendersFull, scrapeSize{apps: 10, codes: 50}
-	if o.quick {
-		renders, size = 2, scrapeSize{apps: 2, codes: 10}
-	}
-	st, _, err := store.Open(filepath.Join(o.tmp, "scrape"), store.Options{})
+// scrapeEnv is a collector holding the series of size, and the /metrics
+// handler main.go serves in front of it.
+type scrapeEnv struct {
+	c                *collector.Collector
+	reg              *prometheus.Registry
+	handler          http.Handler
+	series, failures int
+	close            func()
+}
+
+// newScrapeEnv makes the series of size the normal way (populate), with
+// the state file in dir.
+func newScrapeEnv(dir string, size scrapeSize) (*scrapeEnv, error) {
+	st, _, err := store.Open(dir, store.Options{})
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector("timpush_exporter"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -63,30 +70,49 @@ func runScrape(o *options) ([]row, error) {
 	}
 	c.SetApps(apps)
 	if err := c.Restore(); err != nil {
+		st.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- c.Run(ctx) }()
-	defer func() { cancel(); <-runDone }()
-
+	env := &scrapeEnv{c: c, reg: reg, close: func() { cancel(); <-runDone; st.Close() }}
 	if err := populate(c, reg, size); err != nil {
+		env.close()
 		return nil, err
 	}
-	series, failures := countSeries(prometheus.Gatherers{reg, exposition.Gatherer(c)})
+	env.series, env.failures = countSeries(prometheus.Gatherers{reg, exposition.Gatherer(c)})
+	env.handler = exposition.Handler(reg, c, exposition.HandlerOpts{Registry: reg})
+	return env, nil
+}
+
+// scrapeFormats are the renders measured.
+var scrapeFormats = []struct{ name, accept, encoding string }{
+	{"text format", acceptText, ""},
+	{"OpenMetrics (exemplars)", acceptPrometheus, ""},
+	{"OpenMetrics, gzip (as Prometheus scrapes)", acceptPrometheus, "gzip"},
+}
+
+func runScrape(o *options) ([]row, error) {
+	renders, size := scrapeRendersFull, scrapeSize{apps: 10, codes: 50}
+	if o.quick {
+		renders, size = 2, scrapeSize{apps: 2, codes: 10}
+	}
+	env, err := newScrapeEnv(filepath.Join(o.tmp, "scrape"), size)
+	if err != nil {
+		return nil, err
+	}
+	defer env.close()
+	c, reg, handler, series, failures := env.c, env.reg, env.handler, env.series, env.failures
+	ctx := context.Background()
 	logf("scrape: %s series in the registry, %s of push_stage_failures_total", si(float64(series)), si(float64(failures)))
 
-	handler := exposition.Handler(reg, c, exposition.HandlerOpts{Registry: reg})
 	stopProfile, err := startCPUProfile(o.profilePath("scrape.cpu.pprof"))
 	if err != nil {
 		return nil, err
 	}
 	var rows []row
-	for _, f := range []struct{ name, accept, encoding string }{
-		{"text format", acceptText, ""},
-		{"OpenMetrics (exemplars)", acceptPrometheus, ""},
-		{"OpenMetrics, gzip (as Prometheus scrapes)", acceptPrometheus, "gzip"},
-	} {
+	for _, f := range scrapeFormats {
 		times, cpu, bytes := render(handler, f.accept, f.encoding, renders)
 		p50, worst := percentile(times, 50), percentile(times, 100)
 		rows = append(rows, row{

@@ -6,8 +6,8 @@ import "github.com/timpush/timpush_exporter/collector"
 // sampling (collector.App.AutoSample, being tuned while these benchmarks
 // were written). To refresh only those rows after a change to it:
 //
-//	go run ./bench -sample auto                  # every auto row
-//	go run ./bench -sample auto -only fidelity   # one benchmark's
+//	go run ./internal/bench -sample auto                  # every auto row
+//	go run ./internal/bench -sample auto -only fidelity   # one benchmark's
 
 // applyAuto switches a to sample_ratio: auto. It is the one place that
 // knows how the collector spells that.

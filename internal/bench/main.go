@@ -3,10 +3,10 @@
 // and prints one table: benchmark, figure, target, met?. Figures are
 // measured on this machine when the command runs; nothing is estimated.
 //
-//	go run ./bench                       # everything (about 15 minutes)
-//	go run ./bench -only ingest,webhook  # a subset
-//	go run ./bench -quick                # smoke run, small sizes (< 1 minute)
-//	go run ./bench -sample auto          # only the rows with sample_ratio: auto
+//	go run ./internal/bench                       # everything (about 15 minutes)
+//	go run ./internal/bench -only ingest,webhook  # a subset
+//	go run ./internal/bench -quick                # smoke run, small sizes (< 1 minute)
+//	go run ./internal/bench -sample auto          # only the rows with sample_ratio: auto
 //
 // Progress goes to stderr, the table to stdout. Measurements that need a
 // process of their own (one core, peak RSS, start-up) re-run this binary
@@ -32,6 +32,7 @@ type options struct {
 	sample   string // "fixed", "auto" or "both": which sampling rows to run
 	profile  string // directory for CPU and heap profiles, "" for none
 	exporter string // prebuilt timpush_exporter binary, "" to build one
+	mtail    string // mtail binary for the ingest anchor, "" to look on PATH
 	tmp      string // scratch directory, removed at the end
 }
 
@@ -78,6 +79,7 @@ func run(args []string) int {
 	fs.StringVar(&o.sample, "sample", "both", "sampling rows to run: fixed, auto or both")
 	fs.StringVar(&o.profile, "profile", "", "write CPU (and heap) profiles of the measured sections into this directory")
 	fs.StringVar(&o.exporter, "exporter", "", "timpush_exporter binary for the start-up benchmark (default: go build the module)")
+	fs.StringVar(&o.mtail, "mtail", "", "mtail binary, the anchor of the regex ingest rows (default: mtail on PATH; see internal/bench/README.md)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -163,14 +165,14 @@ func logf(format string, args ...any) {
 }
 
 // revision names the code measured: the git commit, and whether files
-// outside bench/ differ from it.
+// outside internal/bench/ differ from it.
 func revision() string {
 	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown (not a git checkout)"
 	}
 	rev := strings.TrimSpace(string(out))
-	dirty, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench").Output()
+	dirty, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!internal/bench").Output()
 	if err == nil && len(bytes.TrimSpace(dirty)) > 0 {
 		rev += " with uncommitted changes"
 	}

@@ -62,8 +62,9 @@ func childMain() int {
 }
 
 // runChild runs kind with args in a new process and decodes its result
-// into out. gomaxprocs > 0 sets GOMAXPROCS for the child. It returns the
-// child's peak RSS in bytes (getrusage ru_maxrss).
+// into out. gomaxprocs > 0 sets GOMAXPROCS for the child; 1 also pins it
+// to one core (see pinned). It returns the child's peak RSS in bytes
+// (getrusage ru_maxrss).
 func runChild(kind string, args any, gomaxprocs int, profile string, out any) (int64, error) {
 	raw, err := json.Marshal(args)
 	if err != nil {
@@ -78,6 +79,9 @@ func runChild(kind string, args any, gomaxprocs int, profile string, out any) (i
 		return 0, err
 	}
 	cmd := exec.Command(exe)
+	if gomaxprocs == 1 {
+		cmd = pinned(exe)
+	}
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
 	if gomaxprocs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(gomaxprocs))
@@ -95,6 +99,22 @@ func runChild(kind string, args any, gomaxprocs int, profile string, out any) (i
 		return 0, fmt.Errorf("child %s: decoding its result: %w", kind, err)
 	}
 	return maxRSS, nil
+}
+
+// pinnedCore is the core one-core runs are pinned to: the last, the same
+// for a run and its baselines.
+var pinnedCore = strconv.Itoa(runtime.NumCPU() - 1)
+
+// pinned is exec.Command(name, args...) run on pinnedCore with taskset,
+// where there is one: every thread of the process (the runtime's, the GC's)
+// then shares that core, and its CPU time is what the program needs of
+// one core. taskset execs the program, so the rusage is the program's.
+func pinned(name string, args ...string) *exec.Cmd {
+	ts, err := exec.LookPath("taskset")
+	if err != nil {
+		return exec.Command(name, args...)
+	}
+	return exec.Command(ts, append([]string{"-c", pinnedCore, name}, args...)...)
 }
 
 // startCPUProfile starts a CPU profile into path ("" for none) and returns
