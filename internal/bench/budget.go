@@ -12,8 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/clock"
+	"github.com/timpush/timpush_exporter/internal/ledger"
 	"github.com/timpush/timpush_exporter/internal/pacer"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/simulator"
@@ -70,15 +70,14 @@ func budgetRun(o *options, rl float64, warm, dur time.Duration) (row, error) {
 	}
 	defer st.Close()
 	reg := prometheus.NewRegistry()
-	c := collector.New(collector.Options{Store: st}, reg)
 	client, err := timapi.New(timapi.Options{SDKAppID: simAppID, Identifier: simAdmin, SecretKey: simKey,
-		BaseURL: "http://" + ln.Addr().String(), Limiter: pacer.New(rl, clock.Real{}), Observer: c.Observer(benchAppTag)})
+		BaseURL: "http://" + ln.Addr().String(), Limiter: pacer.New(rl, clock.Real{})})
 	if err != nil {
 		return row{}, err
 	}
-	c.SetApps([]collector.App{{Name: benchAppTag, SampleRatio: 1, RequeryAfter: []time.Duration{5 * time.Minute, 30 * time.Minute},
-		MaxPending: 100_000, RateLimit: rl, Tracer: client}})
-	if err := c.Restore(); err != nil {
+	c, err := newPipeline(st, reg, ledger.Options{}, benchApp{name: benchAppTag, ratio: 1,
+		requeryAfter: []time.Duration{5 * time.Minute, 30 * time.Minute}, maxPending: 100_000, rateLimit: rl, tracer: client})
+	if err != nil {
 		return row{}, err
 	}
 	// The backlog: more pushes, all due at once, than the run can query.

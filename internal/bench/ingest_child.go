@@ -12,8 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/exposition"
+	"github.com/timpush/timpush_exporter/internal/ledger"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
 	"github.com/timpush/timpush_exporter/internal/timapi"
@@ -35,13 +35,12 @@ func childIngest(raw json.RawMessage, profile string) (any, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	c := collector.New(collector.Options{Store: st}, reg)
-	app := collector.App{Name: "bench", SampleRatio: a.Ratio, QueryDelay: time.Hour, MaxPending: 100_000, RateLimit: 1, Tracer: idleTracer{}}
+	app := benchApp{name: "bench", ratio: a.Ratio, queryDelay: time.Hour, maxPending: 100_000, tracer: idleTracer{}}
 	if a.Auto {
-		applyAuto(&app)
+		app.ratio = 0
 	}
-	c.SetApps([]collector.App{app})
-	if err := c.Restore(); err != nil {
+	c, err := newPipeline(st, reg, ledger.Options{}, app)
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,7 +48,7 @@ func childIngest(raw json.RawMessage, profile string) (any, error) {
 	runDone := make(chan error, 1)
 	go func() { runDone <- c.Run(ctx) }()
 
-	sink := &countingSink{Collector: c, reg: reg, want: a.Lines, done: make(chan struct{})}
+	sink := &countingSink{pipeline: c, reg: reg, want: a.Lines, done: make(chan struct{})}
 	var re *regexp.Regexp
 	if a.Format == source.FormatRegex {
 		re = ingestRegex
@@ -98,7 +97,7 @@ func childIngest(raw json.RawMessage, profile string) (any, error) {
 // reaches want. The counter is gathered only once every ID was received:
 // the last lines of the file have none.
 type countingSink struct {
-	*collector.Collector
+	*pipeline
 	reg        prometheus.Gatherer
 	ids, lines atomic.Int64
 	want       int64 // lines
@@ -107,7 +106,7 @@ type countingSink struct {
 }
 
 func (s *countingSink) Offer(b source.Batch) {
-	s.Collector.Offer(b)
+	s.pipeline.Offer(b)
 	n := 0
 	for _, r := range b.Received {
 		n += r.N

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/timpush/timpush_exporter/collector"
+	"github.com/timpush/timpush_exporter/internal/ledger"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
@@ -106,10 +106,9 @@ func childMemory(raw json.RawMessage, _ string) (any, error) {
 	}
 	defer st.Close()
 	reg := prometheus.NewRegistry()
-	c := collector.New(collector.Options{Store: st, MaxDedup: max(a.N, 1_000_000)}, reg)
-	c.SetApps([]collector.App{{Name: benchAppTag, SampleRatio: 1, QueryDelay: time.Hour,
-		RequeryAfter: []time.Duration{5 * time.Minute, 30 * time.Minute}, MaxPending: a.MaxPending, RateLimit: 1, Tracer: idleTracer{}}})
-	if err := c.Restore(); err != nil {
+	c, err := newPipeline(st, reg, ledger.Options{MaxDedup: max(a.N, 1_000_000)}, benchApp{name: benchAppTag, ratio: 1,
+		queryDelay: time.Hour, requeryAfter: []time.Duration{5 * time.Minute, 30 * time.Minute}, maxPending: a.MaxPending, tracer: idleTracer{}})
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

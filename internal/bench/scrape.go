@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
-	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/exposition"
+	"github.com/timpush/timpush_exporter/internal/ledger"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
@@ -46,7 +46,7 @@ const (
 // scrapeEnv is a collector holding the series of size, and the /metrics
 // handler main.go serves in front of it.
 type scrapeEnv struct {
-	c                *collector.Collector
+	c                *pipeline
 	reg              *prometheus.Registry
 	handler          http.Handler
 	series, failures int
@@ -63,13 +63,12 @@ func newScrapeEnv(dir string, size scrapeSize) (*scrapeEnv, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector("timpush_exporter"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	c := collector.New(collector.Options{Store: st, MaxErrorCodes: size.codes}, reg)
-	var apps []collector.App
+	var apps []benchApp
 	for a := range size.apps {
-		apps = append(apps, collector.App{Name: fmt.Sprintf("app%02d", a), SampleRatio: 1, MaxPending: 100_000, RateLimit: 1, Tracer: synthTracer{}})
+		apps = append(apps, benchApp{name: fmt.Sprintf("app%02d", a), ratio: 1, maxPending: 100_000, tracer: synthTracer{}})
 	}
-	c.SetApps(apps)
-	if err := c.Restore(); err != nil {
+	c, err := newPipeline(st, reg, ledger.Options{MaxErrorCodes: size.codes}, apps...)
+	if err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -149,7 +148,7 @@ func runScrape(o *options) ([]row, error) {
 
 // populate offers one PushID per (app, platform, code) and waits until all
 // have been traced and a checkpoint has published the counts.
-func populate(c *collector.Collector, reg prometheus.Gatherer, size scrapeSize) error {
+func populate(c *pipeline, reg prometheus.Gatherer, size scrapeSize) error {
 	for a := range size.apps {
 		var ids []pushid.ID
 		for _, p := range scrapePlatforms {
@@ -230,7 +229,7 @@ func (synthTracer) Trace(_ context.Context, id string) (*timapi.Trace, error) {
 // process and the collector's live metrics), which every render does, and
 // for comparison the persisted series gathered as client_golang would (only
 // a protobuf scrape does that: text renders copy them as kept rendered).
-func scrapeBreakdown(c *collector.Collector, reg prometheus.Gatherer, n int) row {
+func scrapeBreakdown(c *pipeline, reg prometheus.Gatherer, n int) row {
 	var gather, saved []time.Duration
 	savedGatherer := exposition.Gatherer(c)
 	for range n {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/timpush/timpush_exporter/collector"
+	"github.com/timpush/timpush_exporter/internal/ledger"
 	"github.com/timpush/timpush_exporter/internal/store"
 )
 
@@ -110,10 +110,9 @@ func childRestore(raw json.RawMessage, profile string) (any, error) {
 	defer st.Close()
 	t1 := time.Now()
 	reg := prometheus.NewRegistry()
-	c := collector.New(collector.Options{Store: st}, reg)
-	c.SetApps([]collector.App{{Name: benchAppTag, SampleRatio: 1, QueryDelay: time.Hour,
-		RequeryAfter: []time.Duration{5 * time.Minute, 30 * time.Minute}, MaxPending: 100_000, RateLimit: 1, Tracer: idleTracer{}}})
-	if err := c.Restore(); err != nil {
+	c, err := newPipeline(st, reg, ledger.Options{}, benchApp{name: benchAppTag, ratio: 1, queryDelay: time.Hour,
+		requeryAfter: []time.Duration{5 * time.Minute, 30 * time.Minute}, maxPending: 100_000, tracer: idleTracer{}})
+	if err != nil {
 		return nil, err
 	}
 	t2 := time.Now()

@@ -15,7 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/timpush/timpush_exporter/collector"
+	"github.com/timpush/timpush_exporter/internal/ledger"
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/store"
 )
@@ -81,13 +81,12 @@ func startWebhookEnv(dir string, auto bool) (*webhookEnv, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	c := collector.New(collector.Options{Store: st}, reg)
-	app := collector.App{Name: "bench", SampleRatio: webhookRatio, QueryDelay: time.Hour, MaxPending: 1_000_000, RateLimit: 1, Tracer: idleTracer{}}
+	app := benchApp{name: "bench", ratio: webhookRatio, queryDelay: time.Hour, maxPending: 1_000_000, tracer: idleTracer{}}
 	if auto {
-		applyAuto(&app)
+		app.ratio = 0
 	}
-	c.SetApps([]collector.App{app})
-	if err := c.Restore(); err != nil {
+	c, err := newPipeline(st, reg, ledger.Options{}, app)
+	if err != nil {
 		st.Close()
 		return nil, err
 	}
