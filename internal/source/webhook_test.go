@@ -176,7 +176,8 @@ func TestWebhookMetrics(t *testing.T) {
 	post(signed+"&CallbackCommand=C2C.CallbackAfterSendMsg", `{"MsgId":"m-1"}`, "")
 	post(signed+"&CallbackCommand=C2C.CallbackAfterSendMsg", `{"MsgKey":"1_2_3"}`, "")
 	post(signed+"&CallbackCommand=Push.OfflinePush", `{"Events":[{"PushID":"p-1"},{},{"PushID":"bad id"}]}`, "")
-	post(signed+"&CallbackCommand=Push.AllMemberPush", `{"Events":[{"PushID":"p-2"}]}`, "")
+	post(signed+"&CallbackCommand=Push.AllMemberPush", `{"Events":[{"TaskId":"t-1","PushPlatform":3,"PushStage":1,"ErrCode":0}]}`, "")
+	post(signed+"&CallbackCommand=Group.CallbackBeforeSendMsg", `{"MsgId":"m-2"}`, "")
 	post(signed, `{`, "")
 	post(strings.Replace(signed, "1400000001", "1", 1), `{}`, "")
 	post("/webhook/tencent?SdkAppid=1400000001&RequestTime=1669872112&Sign=00", `{}`, "")
@@ -196,15 +197,20 @@ timpush_exporter_webhook_auth_failures_total{endpoint="push_ids",reason="missing
 timpush_exporter_webhook_auth_failures_total{endpoint="tencent",reason="bad_sign"} 1
 timpush_exporter_webhook_auth_failures_total{endpoint="tencent",reason="missing"} 1
 timpush_exporter_webhook_auth_failures_total{endpoint="tencent",reason="stale"} 1
-# HELP timpush_exporter_webhook_ignored_total Tencent callbacks or events acknowledged without taking a PushID, by reason.
+# HELP timpush_exporter_webhook_events_without_time_total Push callback events whose EventTime was missing or not a time, given the time they were received instead.
+# TYPE timpush_exporter_webhook_events_without_time_total counter
+timpush_exporter_webhook_events_without_time_total 1
+# HELP timpush_exporter_webhook_ignored_total Tencent callbacks, and the IDs and events in them, acknowledged without being used, by reason.
 # TYPE timpush_exporter_webhook_ignored_total counter
+timpush_exporter_webhook_ignored_total{reason="bad_event"} 3
 timpush_exporter_webhook_ignored_total{reason="command"} 1
 timpush_exporter_webhook_ignored_total{reason="invalid_id"} 1
+timpush_exporter_webhook_ignored_total{reason="no_event"} 0
 timpush_exporter_webhook_ignored_total{reason="no_id"} 2
 # HELP timpush_exporter_webhook_requests_total Webhook requests answered, by endpoint and HTTP status code.
 # TYPE timpush_exporter_webhook_requests_total counter
 timpush_exporter_webhook_requests_total{code="200",endpoint="push_ids"} 1
-timpush_exporter_webhook_requests_total{code="200",endpoint="tencent"} 4
+timpush_exporter_webhook_requests_total{code="200",endpoint="tencent"} 5
 timpush_exporter_webhook_requests_total{code="400",endpoint="tencent"} 1
 timpush_exporter_webhook_requests_total{code="401",endpoint="push_ids"} 2
 timpush_exporter_webhook_requests_total{code="401",endpoint="tencent"} 3
