@@ -190,8 +190,9 @@ func (e *whEnv) serve(req *http.Request) *whRecorder {
 	if rec.Code/100 == 2 && mustWait && rec.durableAtHeader <= okBefore {
 		e.t.Errorf("%s %s: %d written before Durable succeeded", req.Method, req.URL, rec.Code)
 	}
-	if ct := rec.Header().Get("Content-Type"); req.URL.Path != "/-/healthy" && ct != "application/json" {
-		e.t.Errorf("%s %s: Content-Type %q", req.Method, req.URL, ct)
+	if h := rec.Header(); req.URL.Path != "/-/healthy" && (h.Get("Content-Type") != "application/json" ||
+		h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store") {
+		e.t.Errorf("%s %s: headers %v", req.Method, req.URL, h)
 	}
 	return rec
 }

@@ -24,6 +24,7 @@ type whScratch struct {
 	events []pushid.Event
 	raw    []tencentRawEvent
 	counts [1]pushid.Count
+	reply  [32]byte // the body of a 200 from push-ids
 }
 
 var whScratchPool = sync.Pool{New: func() any { return new(whScratch) }}

@@ -53,7 +53,7 @@ func (w *Webhook) servePushIDs(rw http.ResponseWriter, r *http.Request) {
 		w.reply(rw, ep, http.StatusUnauthorized, pushIDsError{"unauthorized"})
 		return
 	}
-	app, msg := w.appByName(r.URL.Query().Get("app"))
+	app, msg := w.appByName(queryGet(r.URL.RawQuery, "app", false))
 	if msg != "" {
 		w.reply(rw, ep, http.StatusNotFound, pushIDsError{msg})
 		return
@@ -78,8 +78,8 @@ func (w *Webhook) servePushIDs(rw http.ResponseWriter, r *http.Request) {
 		w.reply(rw, ep, http.StatusServiceUnavailable, pushIDsError{"not saved, retry later"})
 		return
 	}
-	var reply [32]byte
-	w.replyJSON(rw, ep, http.StatusOK, append(strconv.AppendInt(append(reply[:0], `{"accepted":`...), int64(len(ids)), 10), "}\n"...))
+	reply := append(sc.reply[:0], `{"accepted":`...)
+	w.replyJSON(rw, ep, http.StatusOK, append(strconv.AppendInt(reply, int64(len(ids)), 10), "}\n"...))
 }
 
 // checkBearer returns "" when the request carries the configured bearer

@@ -5,9 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -51,7 +49,7 @@ func (w *Webhook) serveTencent(rw http.ResponseWriter, r *http.Request) {
 		w.reply(rw, ep, http.StatusMethodNotAllowed, tencentFail("method not allowed"))
 		return
 	}
-	q := r.URL.Query()
+	q := r.URL.RawQuery
 	if reason := w.checkTencentSign(q); reason != "" {
 		w.authFailures.WithLabelValues(ep, reason).Inc()
 		level.Debug(w.logger).Log("msg", "Tencent callback rejected", "reason", reason, "remote", r.RemoteAddr)
@@ -78,7 +76,7 @@ func (w *Webhook) serveTencent(rw http.ResponseWriter, r *http.Request) {
 	}
 	now := w.clock.Now()
 	t := tencentTake{app: app, now: now, sc: sc}
-	t.body(q.Get("CallbackCommand"), &b)
+	t.body(queryGet(q, "CallbackCommand", false), &b)
 	kept := w.sample(app.Name, sc.ids, now, sc.kept[:0])
 	if err := w.deliver(r.Context(), sc.batch(app.Name, kept, sc.events, len(sc.ids))); err != nil {
 		level.Warn(w.logger).Log("msg", "PushIDs and events from a Tencent callback not saved", "app", app.Name,
@@ -104,12 +102,12 @@ var tencentAuthInfo = map[string]string{
 
 // checkTencentSign returns "" when the request is authentic (or no token is
 // configured), else the auth failure reason.
-func (w *Webhook) checkTencentSign(q url.Values) string {
+func (w *Webhook) checkTencentSign(rawQuery string) string {
 	token := w.callbackToken()
 	if token == "" {
 		return ""
 	}
-	sign, rt := q.Get("Sign"), q.Get("RequestTime")
+	sign, rt := queryGet(rawQuery, "Sign", false), queryGet(rawQuery, "RequestTime", false)
 	if sign == "" || rt == "" {
 		return webhookAuthMissing
 	}
@@ -135,20 +133,8 @@ func tencentSign(token, requestTime string) string {
 
 // appBySDKAppID finds the app named by the SdkAppid query parameter.
 // Tencent spells it "SdkAppid"; other spellings are accepted as well.
-func (w *Webhook) appBySDKAppID(q url.Values) (WebhookApp, bool) {
-	v, found := q["SdkAppid"]
-	if !found {
-		for k, vs := range q {
-			if strings.EqualFold(k, "SdkAppid") {
-				v, found = vs, true
-				break
-			}
-		}
-	}
-	if !found || len(v) == 0 {
-		return WebhookApp{}, false
-	}
-	id, err := strconv.ParseInt(v[0], 10, 64)
+func (w *Webhook) appBySDKAppID(rawQuery string) (WebhookApp, bool) {
+	id, err := strconv.ParseInt(queryGet(rawQuery, "SdkAppid", true), 10, 64)
 	if err != nil {
 		return WebhookApp{}, false
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +227,27 @@ timpush_exporter_webhook_requests_total{code="404",endpoint="tencent"} 1
 	offered, _ := e.sink.state()
 	if len(offered) != 4 { // m-1, p-1, a, b
 		t.Errorf("offered %v", offered)
+	}
+}
+
+// TestQueryGet: queryGet answers as url.Values.Get of url.ParseQuery would.
+func TestQueryGet(t *testing.T) {
+	for _, q := range []string{
+		"", "app=prod", "app=prod&app=other", "x=1&app=a%20b", "app=a+b", "app=%zz&app=ok", "app;x=1&app=ok",
+		"app", "app=", "=x&app=y", "ap%70=enc", "APP=upper", "SdkAppid=1&sdkappid=2", "sdkappid=2", "SDKAPPID=3&sdkAppID=4",
+		"&&app=x&&", "app=a=b", "%61pp=z",
+	} {
+		want, _ := url.ParseQuery(q)
+		for _, key := range []string{"app", "SdkAppid"} {
+			if got := queryGet(q, key, false); got != want.Get(key) {
+				t.Errorf("queryGet(%q, %s) = %q, want %q", q, key, got, want.Get(key))
+			}
+		}
+	}
+	if got := queryGet("x=1&SDKAPPID=3&sdkAppID=4", "SdkAppid", true); got != "3" {
+		t.Errorf("folded: got %q, want the first case-insensitive match", got)
+	}
+	if got := queryGet("sdkappid=2&SdkAppid=1", "SdkAppid", true); got != "1" {
+		t.Errorf("folded: got %q, want the exact key first", got)
 	}
 }
