@@ -49,7 +49,9 @@ var benchBareHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Requ
 	_, _ = io.WriteString(w, `{"ok":true}`)
 })
 
-// benchCase is one handler and the body of its requests (%d: a serial).
+// benchCase is one handler and the request it gets (%d in the body: a
+// serial). Each request shape has its own bare case: the bare handler reads
+// the same URL and body.
 type benchCase struct {
 	name   string
 	ratio  float64 // sink's ratio; < 0 for the bare handler
@@ -57,13 +59,22 @@ type benchCase struct {
 	body   string
 }
 
-var benchCases = []benchCase{
-	{"bare", -1, "/", `{"PushID":"144115233406643804-1727580296-%d"}`},
-	{"push_ids/unsampled", 0, "/webhook/push-ids?app=prod", `{"PushID":"144115233406643804-1727580296-%d"}`},
-	{"push_ids/sampled", 1, "/webhook/push-ids?app=prod", `{"PushID":"144115233406643804-1727580296-%d"}`},
-	{"tencent_c2c/unsampled", 0, "/webhook/tencent?SdkAppid=1400000001&CallbackCommand=C2C.CallbackAfterSendMsg&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI", benchC2C},
-	{"tencent_c2c/sampled", 1, "/webhook/tencent?SdkAppid=1400000001&CallbackCommand=C2C.CallbackAfterSendMsg&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI", benchC2C},
-}
+var benchCases = func() []benchCase {
+	const c2cTarget = "/webhook/tencent?SdkAppid=1400000001&CallbackCommand=C2C.CallbackAfterSendMsg&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI"
+	var cases []benchCase
+	for _, req := range []struct{ name, target, body string }{
+		{"push_ids", "/webhook/push-ids?app=prod", `{"PushID":"144115233406643804-1727580296-%d"}`},
+		{"tencent_c2c", c2cTarget, benchC2C},
+	} {
+		for _, m := range []struct {
+			mode  string
+			ratio float64
+		}{{"bare", -1}, {"unsampled", 0}, {"sampled", 1}} {
+			cases = append(cases, benchCase{req.name + "/" + m.mode, m.ratio, req.target, req.body})
+		}
+	}
+	return cases
+}()
 
 // benchC2C is a C2C.CallbackAfterSendMsg body as Tencent documents it.
 const benchC2C = `{"CallbackCommand":"C2C.CallbackAfterSendMsg","From_Account":"jared","To_Account":"Jonh","MsgSeq":48374,` +
