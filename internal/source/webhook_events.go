@@ -93,15 +93,15 @@ func (e *tencentRawEvent) read(kind wjKind, val []byte) {
 
 // str is member i decoded as a string (absent and null are ""); ok is false
 // for another type.
-func (e *tencentRawEvent) str(i int) (s []byte, valid, ok bool) {
+func (e *tencentRawEvent) str(i int) (s []byte, ok bool) {
 	switch e.kinds[i] {
 	case wjAbsent, wjNull:
-		return nil, true, true
+		return nil, true
 	case wjString:
-		s, valid = wjUnquote(e.vals[i], nil)
-		return s, valid, true
+		s, _ = wjUnquote(e.vals[i], nil)
+		return s, true
 	}
-	return nil, false, false
+	return nil, false
 }
 
 // event makes the pushid.Event. problem names what made it impossible
@@ -120,7 +120,7 @@ func (e *tencentRawEvent) event(app WebhookApp, now time.Time) (ev pushid.Event,
 	if !ok {
 		return ev, "ErrCode", false
 	}
-	info, _, ok := e.str(evErrInfo)
+	info, ok := e.str(evErrInfo)
 	if !ok {
 		return ev, "ErrInfo", false
 	}
