@@ -27,10 +27,30 @@ var wjSeeds = []string{
 	`{"a":[[[{"b":[]}]]],"c":{"d":{}}}`, `[1,2`, `{"a":01}`, `{"a":-}`, `{"a":1.}`, `{"a":1e}`, `{"a":.5}`,
 	`{"a":tru}`, `{"a":nul}`, `{"a" 1}`, `{"a":1,}`, `[1,]`, `{,}`, `"\x01"`, `"\q"`, `"\u12g4"`, `"\ud800"`,
 	"\"\xff\"", `{"a":"b"}x`, `-0.0e+5`, `0`, `"`, `{"a":{"b":[1,{"c":"d"}]},"e":[[],[{}]]}`,
-	strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
-	strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
-	`{"x":` + strings.Repeat("{\"y\":", 9999) + "1" + strings.Repeat("}", 9999) + `}`,
-	`{"x":` + strings.Repeat("{\"y\":", 10000) + "1" + strings.Repeat("}", 10000) + `}`,
+}
+
+// TestWJDepth: the nesting limit is encoding/json's, for arrays and
+// objects, entered by walking or skipped. (Not fuzz seeds: texts this large
+// slow the fuzzer down a hundredfold.)
+func TestWJDepth(t *testing.T) {
+	for _, n := range []int{9999, 10000, 10001} {
+		for _, text := range []string{
+			strings.Repeat("[", n) + strings.Repeat("]", n),
+			strings.Repeat(`{"y":`, n) + "1" + strings.Repeat("}", n),
+			`{"x":` + strings.Repeat(`[{"y":`, n/2) + "1" + strings.Repeat("}]", n/2) + `}`,
+		} {
+			want := json.Valid([]byte(text))
+			if got := wjValidText([]byte(text)); got != want {
+				t.Errorf("depth %d, %.10s…: scanner valid = %v, json.Valid = %v", n, text, got, want)
+			}
+			if text[0] == '{' {
+				err := wjWalkObject([]byte(text), func([]byte, wjKind, []byte) error { return nil })
+				if (err == nil) != want {
+					t.Errorf("depth %d, %.10s…: walk error %v, json.Valid = %v", n, text, err, want)
+				}
+			}
+		}
+	}
 }
 
 // FuzzWJSyntax: the scanner accepts exactly what json.Valid accepts.
