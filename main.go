@@ -31,6 +31,7 @@ import (
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
+	"github.com/timpush/timpush_exporter/internal/listen"
 	"github.com/timpush/timpush_exporter/internal/store"
 	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
@@ -47,6 +48,7 @@ type flags struct {
 	configCheck, demo                                           *bool
 	checkpointInterval                                          *time.Duration
 	web                                                         *web.FlagConfig
+	webMaxConnections                                           *int
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -62,6 +64,10 @@ func parseFlags(args []string) (*flags, error) {
 		logFormat:          app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").Enum("logfmt", "json"),
 	}
 	f.web = kingpinflag.AddFlags(app, ":9846")
+	// 256: scrapes, the trace page and /-/reload need a handful; the cap
+	// only keeps a connection flood from taking every descriptor.
+	f.webMaxConnections = app.Flag("web.max-connections",
+		"Maximum concurrent connections on the metrics listener; more wait in the kernel's queue.").Default("256").Int()
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
 	_, err := app.Parse(args)
@@ -187,7 +193,7 @@ func run(args []string) int {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 	}
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, f.web, slogger) }()
+	go func() { srvErr <- listen.Serve(srv, f.web, *f.webMaxConnections, slogger) }()
 	ready.Store(true)
 
 	hup := make(chan os.Signal, 1)

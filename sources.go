@@ -16,13 +16,14 @@ import (
 
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
+	"github.com/timpush/timpush_exporter/internal/listen"
 	"github.com/timpush/timpush_exporter/internal/source"
 )
 
 // sources runs the file tailers and the webhook listener. File sources
 // follow reloads (changed ones restart from their saved positions); the
-// webhook's apps and tokens are read per request, but its listen address
-// and TLS settings are fixed at start.
+// webhook's apps and tokens are read per request, but its listen address,
+// TLS settings and connection cap are fixed at start.
 type sources struct {
 	sink        source.Sink
 	logger      log.Logger
@@ -66,8 +67,9 @@ func (s *sources) apply(cfg *config.Config) {
 		return
 	}
 	if old, nw := s.cfg.Sources.Webhook, cfg.Sources.Webhook; (old == nil) != (nw == nil) ||
-		(old != nil && (old.ListenAddress != nw.ListenAddress || old.WebConfigFile != nw.WebConfigFile)) {
-		level.Warn(s.logger).Log("msg", "the webhook listener's address and TLS settings change only on restart")
+		(old != nil && (old.ListenAddress != nw.ListenAddress || old.WebConfigFile != nw.WebConfigFile ||
+			old.MaxConnections != nw.MaxConnections)) {
+		level.Warn(s.logger).Log("msg", "the webhook listener's address, TLS settings and max_connections change only on restart")
 	}
 	s.cfg = cfg
 	want := map[string]config.FileSource{}
@@ -144,7 +146,7 @@ func (s *sources) startWebhook(wc *config.Webhook) error {
 	slogger := newSlogger(log.With(s.logger, "listener", "webhook"))
 	go func() {
 		defer close(done)
-		if err := web.ListenAndServe(srv, flags, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := listen.Serve(srv, flags, wc.MaxConnections, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			level.Error(s.logger).Log("msg", "webhook listener failed", "address", wc.ListenAddress, "err", err)
 		}
 	}()
