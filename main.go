@@ -39,6 +39,7 @@ type flags struct {
 	configFile, telemetryPath, storagePath, logLevel, logFormat *string
 	configCheck, demo, storageSet                               *bool
 	checkpointInterval                                          *time.Duration
+	maxConns                                                    *int
 	web                                                         *web.FlagConfig
 }
 
@@ -50,6 +51,9 @@ func parseFlags(args []string) (*flags, error) {
 	f.demo = app.Flag("demo", "Run against a built-in simulator of the Tencent API with synthetic pushes; needs no config or account.").Bool()
 	f.telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	f.web = kingpinflag.AddFlags(app, ":9846")
+	// 256: scrapes, the trace page and /-/reload need a handful; the cap
+	// only keeps a connection flood from taking every descriptor.
+	f.maxConns = app.Flag("web.max-connections", "Maximum concurrent connections on the metrics listener; more wait in the kernel's queue.").Default("256").Int()
 	f.storagePath = app.Flag("storage.path", "Directory of the state file (positions, pending PushIDs, counters). --demo: a fresh temporary directory unless given.").
 		Default("data/").IsSetByUser(f.storageSet).String()
 	f.checkpointInterval = app.Flag("storage.checkpoint-interval", "How often state is saved (and served counters advance).").Default("1s").Duration()
@@ -89,7 +93,7 @@ func run(args []string) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := server.Options{
 		Logger: logger, Registry: reg, StoragePath: *f.storagePath, CheckpointInterval: *f.checkpointInterval,
-		TelemetryPath: *f.telemetryPath, Web: f.web, ShutdownBudget: shutdownBudget,
+		TelemetryPath: *f.telemetryPath, Web: f.web, MaxConnections: *f.maxConns, ShutdownBudget: shutdownBudget,
 		Slog: func(part string) *slog.Logger {
 			return slog.New(sloggokit.NewGoKitHandler(log.With(logger, "listener", part), nil))
 		},

@@ -74,6 +74,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"webhook-token-both", "sources.webhook: bearer_token and bearer_token_file are mutually exclusive, set one"},
 		{"webhook-max-body", "sources.webhook.max_body_bytes: must be > 0, got 0"},
 		{"webhook-web-config", "sources.webhook.web_config_file: stat testdata/does-not-exist-web.yml: no such file or directory"},
+		{"webhook-web-config-yaml", "sources.webhook.web_config_file: testdata/webhook-web-invalid.yml: not valid YAML"},
+		{"webhook-max-connections", "sources.webhook.max_connections: must be > 0, got 0"},
+		{"webhook-bearer-basic-auth", "sources.webhook: bearer_token (or bearer_token_file) and basic_auth_users in web_config_file " +
+			"testdata/webhook-web-basic-auth.yml cannot be used together: both need the Authorization header, so every request would get 401; keep one of them"},
 		{"error-reasons-unknown-key", `line 8: unknown key "code" in error_reasons[0]`},
 		{"error-reasons-reason-missing", "error_reasons[0].reason: required, one of token_invalid, notifications_disabled, quota_exceeded, rate_limited, device_inactive, auth_or_certificate, payload, vendor_unavailable, unknown"},
 		{"error-reasons-reason-unknown", `error_reasons[1].reason: unknown reason "expired", want one of token_invalid, notifications_disabled, quota_exceeded, rate_limited, device_inactive, auth_or_certificate, payload, vendor_unavailable, unknown`},
@@ -153,6 +157,7 @@ func TestLoadGood(t *testing.T) {
 				BearerToken:              "inline-bearer-token",
 				MaxBodyBytes:             65536,
 				WebConfigFile:            filepath.Join(dir, "web.yml"),
+				MaxConnections:           512,
 			},
 		},
 	}
@@ -220,6 +225,27 @@ sources:
 	}
 	if len(DefaultApp.RequeryAfter) != 2 {
 		t.Errorf("decoding changed DefaultApp.RequeryAfter to %v", DefaultApp.RequeryAfter)
+	}
+}
+
+// TestWebhookBasicAuthWarns: basic auth on the webhook listener, without a
+// bearer token, is allowed but warned about: Tencent's callbacks cannot
+// pass it.
+func TestWebhookBasicAuthWarns(t *testing.T) {
+	const in = `
+apps: [{name: prod, sdkappid: 1, identifier: admin, secret_key: k}]
+sources:
+  webhook: {listen_address: "127.0.0.1:9847", web_config_file: webhook-web-basic-auth.yml}
+`
+	cfg, err := Decode(strings.NewReader(in), "testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"sources.webhook.web_config_file testdata/webhook-web-basic-auth.yml sets basic_auth_users: " +
+		"Tencent's callbacks send no Authorization header, so /webhook/tencent will refuse them " +
+		"(authenticate them with tencent_callback_token instead)"}
+	if !reflect.DeepEqual(cfg.Warnings, want) {
+		t.Errorf("Warnings = %q, want %q", cfg.Warnings, want)
 	}
 }
 

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -59,13 +61,27 @@ type Webhook struct {
 	TencentCallbackTokenFile string        `yaml:"tencent_callback_token_file"`
 	TencentCallbackToken     config.Secret `yaml:"tencent_callback_token"` // set: callbacks must be signed
 	BearerTokenFile          string        `yaml:"bearer_token_file"`
-	BearerToken              config.Secret `yaml:"bearer_token"` // set: the JSON endpoint needs it
-	MaxBodyBytes             int64         `yaml:"max_body_bytes"`
-	WebConfigFile            string        `yaml:"web_config_file"` // exporter-toolkit web config (TLS, basic auth)
+	// BearerToken, when set, is required in "Authorization: Bearer …" on
+	// the JSON endpoint. It cannot be combined with basic_auth_users in
+	// WebConfigFile: both need that one header, so every request would be
+	// refused. Use one of them.
+	BearerToken   config.Secret `yaml:"bearer_token"`
+	MaxBodyBytes  int64         `yaml:"max_body_bytes"`
+	WebConfigFile string        `yaml:"web_config_file"` // exporter-toolkit web config (TLS, basic auth)
+	// MaxConnections caps the listener's concurrent connections; more wait
+	// in the kernel's queue, holding no descriptor (issue 13.3).
+	MaxConnections int `yaml:"max_connections"`
 }
 
+// DefaultWebhookMaxConnections is max_connections' default: Tencent sends
+// at most 1000 callbacks a second by default, and even at a second each
+// (a slow disk delaying the durable reply) they need no more connections
+// than this. It stays well below the open-files limit of a typical service
+// (Go raises the soft limit to the hard one, often 524288 under systemd).
+const DefaultWebhookMaxConnections = 1024
+
 // DefaultWebhook holds the defaults of the webhook's optional keys.
-var DefaultWebhook = Webhook{MaxBodyBytes: 1 << 20}
+var DefaultWebhook = Webhook{MaxBodyBytes: 1 << 20, MaxConnections: DefaultWebhookMaxConnections}
 
 // UnmarshalYAML starts from DefaultFileSource and rejects unknown keys.
 func (f *FileSource) UnmarshalYAML(value *yaml.Node) error {
@@ -179,10 +195,71 @@ func (w *Webhook) validate(path string, c *checker) {
 	if w.MaxBodyBytes <= 0 {
 		c.errorf(path+".max_body_bytes", "must be > 0, got %d", w.MaxBodyBytes)
 	}
+	if w.MaxConnections <= 0 {
+		c.errorf(path+".max_connections", "must be > 0, got %d", w.MaxConnections)
+	}
 	if w.WebConfigFile != "" {
 		w.WebConfigFile = resolve(c.baseDir, w.WebConfigFile)
-		if _, err := os.Stat(w.WebConfigFile); err != nil {
-			c.errorf(path+".web_config_file", "%v", err)
+		w.validateWebConfig(path, c)
+	}
+}
+
+// maxWebConfigSize bounds what is read of a web config file.
+const maxWebConfigSize = 1 << 20
+
+// validateWebConfig checks what of the web config file concerns this
+// listener. Its basic_auth_users and bearer_token both need the one
+// Authorization header, so together every request would get 401: that is
+// an error. Basic auth alone is a warning, as Tencent's callbacks send no
+// Authorization header and would all be refused. The rest of the file is
+// the toolkit's to check when the listener starts.
+func (w *Webhook) validateWebConfig(path string, c *checker) {
+	field := path + ".web_config_file"
+	fi, err := os.Stat(w.WebConfigFile)
+	if err != nil {
+		c.errorf(field, "%v", err)
+		return
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxWebConfigSize {
+		c.errorf(field, "%s is not a regular file of at most %d bytes", w.WebConfigFile, maxWebConfigSize)
+		return
+	}
+	data, err := os.ReadFile(w.WebConfigFile)
+	if err != nil {
+		c.errorf(field, "%v", err)
+		return
+	}
+	users, err := basicAuthUsers(data)
+	if err != nil {
+		c.errorf(field, "%s: %v", w.WebConfigFile, err)
+		return
+	}
+	switch {
+	case users > 0 && w.BearerToken != "":
+		c.errorf(path, "bearer_token (or bearer_token_file) and basic_auth_users in web_config_file %s cannot be used together: "+
+			"both need the Authorization header, so every request would get 401; keep one of them", w.WebConfigFile)
+	case users > 0:
+		c.warnings = append(c.warnings, fmt.Sprintf("%s %s sets basic_auth_users: Tencent's callbacks send no Authorization header, "+
+			"so /webhook/tencent will refuse them (authenticate them with tencent_callback_token instead)", field, w.WebConfigFile))
+	}
+}
+
+// basicAuthUsers is how many users the web config's basic_auth_users has.
+// Only the YAML's structure is read, so no error can quote a value (a
+// password hash or an inline TLS key) of the file.
+func basicAuthUsers(data []byte) (int, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return 0, errors.New("not valid YAML")
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0, nil // empty, or not a mapping: the toolkit will say
+	}
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if top[i].Value == "basic_auth_users" && top[i+1].Kind == yaml.MappingNode {
+			return len(top[i+1].Content) / 2, nil
 		}
 	}
+	return 0, nil
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
 	"github.com/timpush/timpush_exporter/internal/ledger"
+	"github.com/timpush/timpush_exporter/internal/listen"
 	"github.com/timpush/timpush_exporter/internal/pacer"
 	"github.com/timpush/timpush_exporter/internal/scheduler"
 	"github.com/timpush/timpush_exporter/internal/source"
@@ -50,6 +50,7 @@ type Options struct {
 	CheckpointInterval time.Duration
 	TelemetryPath      string          // default /metrics
 	Web                *web.FlagConfig // the metrics listener
+	MaxConnections     int             // on the metrics listener; default 256
 	// Demo, if set, feeds the demo's synthetic pushes and shows the demo
 	// banner; its configuration is the one given to New.
 	Demo *demo.Demo
@@ -95,6 +96,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	if o.TelemetryPath == "" {
 		o.TelemetryPath = "/metrics"
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 256
 	}
 	if o.ShutdownBudget <= 0 {
 		o.ShutdownBudget = 4 * time.Second
@@ -178,15 +182,13 @@ func (s *Server) Close() error { return s.store.Close() }
 // ctx, else the error of the part that failed. It closes the state file.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
-	metrics, err := listenAll(s.o.Web)
+	metrics, err := listen.Open(s.o.Web, s.o.MaxConnections, s.o.Slog("metrics"))
 	if err != nil {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
 	if s.webhook != nil {
 		if err := s.webhook.listen(); err != nil {
-			for _, l := range metrics {
-				l.Close()
-			}
+			metrics.Close()
 			return err
 		}
 	}
@@ -219,7 +221,7 @@ func (s *Server) Run(ctx context.Context) error {
 		sources.Add(1)
 		callbacks := ""
 		if s.webhook != nil { // the demo posts Tencent's push callbacks to its own webhook
-			callbacks = "http://" + s.webhook.ln.Addr().String() + "/webhook/tencent"
+			callbacks = s.webhook.url()
 		}
 		g.Add(func() error { defer sources.Done(); s.o.Demo.Stream(srcCtx, s.ledger, callbacks); return nil }, func(error) { stopSources() })
 	}
@@ -246,7 +248,7 @@ func (s *Server) Run(ctx context.Context) error {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 	}
 	g.Add(func() error {
-		err := web.ServeMultiple(metrics, srv, s.o.Web, s.o.Slog("metrics"))
+		err := metrics.Serve(srv)
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -267,22 +269,6 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// listenAll binds the metrics listener's addresses.
-func listenAll(flags *web.FlagConfig) ([]net.Listener, error) {
-	var out []net.Listener
-	for _, addr := range *flags.WebListenAddresses {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, o := range out {
-				o.Close()
-			}
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
-
 // Reload builds every part of cfg whole, then applies it. If any part
 // cannot be built nothing changes, and the error says which part.
 func (s *Server) Reload(cfg *config.Config) error {
@@ -300,8 +286,8 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return err
 	}
 	if old, nw := s.current().Sources.Webhook, cfg.Sources.Webhook; (old == nil) != (nw == nil) ||
-		(old != nil && (old.ListenAddress != nw.ListenAddress || old.WebConfigFile != nw.WebConfigFile)) {
-		level.Warn(s.logger).Log("msg", "the webhook listener's address and TLS settings change only on restart")
+		(old != nil && (old.ListenAddress != nw.ListenAddress || old.WebConfigFile != nw.WebConfigFile || old.MaxConnections != nw.MaxConnections)) {
+		level.Warn(s.logger).Log("msg", "the webhook listener's address, TLS settings and max_connections change only on restart")
 	}
 	// Everything is built: apply.
 	s.applyApps(cfg, set)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/timpush/timpush_exporter/config"
+	"github.com/timpush/timpush_exporter/internal/listen"
 	"github.com/timpush/timpush_exporter/internal/source"
 )
 
@@ -25,7 +25,7 @@ type webhook struct {
 	cfg     config.Webhook // as started
 	srv     *http.Server
 	flags   *web.FlagConfig
-	ln      net.Listener
+	ln      *listen.Listeners
 	stopped chan struct{}
 }
 
@@ -67,9 +67,10 @@ func (s *Server) newWebhook(wc *config.Webhook) (*webhook, error) {
 	}, nil
 }
 
-// listen binds the listener: a failure is a failure to start.
+// listen binds the listener, with its connection cap: a failure is a
+// failure to start.
 func (w *webhook) listen() error {
-	ln, err := net.Listen("tcp", w.cfg.ListenAddress)
+	ln, err := listen.Open(w.flags, w.cfg.MaxConnections, w.s.slogger("webhook"))
 	if err != nil {
 		return fmt.Errorf("webhook listener: %w", err)
 	}
@@ -77,11 +78,16 @@ func (w *webhook) listen() error {
 	return nil
 }
 
+// url is where the webhook listens for Tencent's callbacks.
+func (w *webhook) url() string {
+	return "http://" + w.ln.Addrs()[0].String() + "/webhook/tencent"
+}
+
 // serve serves until shutdown. A failure after the start is logged and
 // makes the exporter not ready; the rest goes on.
 func (w *webhook) serve() {
 	defer close(w.stopped)
-	err := web.Serve(w.ln, w.srv, w.flags, w.s.slogger("webhook"))
+	err := w.ln.Serve(w.srv)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		level.Error(w.s.logger).Log("msg", "webhook listener failed", "address", w.cfg.ListenAddress, "err", err)
 		w.s.health.fail("webhook listener", err)

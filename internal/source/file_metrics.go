@@ -90,12 +90,12 @@ func (m *FileMetrics) forSource(source string) *fileMetrics {
 		followed:    m.followed.WithLabelValues(source),
 		open:        m.open.WithLabelValues(source),
 		pollErrors:  m.pollErrors.WithLabelValues(source),
-		ignored:     make(map[string]prometheus.Counter, len(ignoredReasons)),
+		ignored:     make(map[string]prometheus.Counter, len(fileIgnoredReasons)),
 	}
 	for _, r := range skipReasons {
 		fm.skipped[r] = m.skipped.WithLabelValues(source, r)
 	}
-	for _, r := range ignoredReasons {
+	for _, r := range fileIgnoredReasons {
 		fm.ignored[r] = m.ignored.WithLabelValues(source, r)
 	}
 	return fm

@@ -31,7 +31,7 @@ const (
 	IgnoredSymlinkLoop     = "symlink_loop"
 )
 
-var ignoredReasons = []string{IgnoredDirectory, IgnoredFIFO, IgnoredOther, IgnoredDanglingSymlink, IgnoredSymlinkLoop}
+var fileIgnoredReasons = []string{IgnoredDirectory, IgnoredFIFO, IgnoredOther, IgnoredDanglingSymlink, IgnoredSymlinkLoop}
 
 // globPaths returns the paths matching pattern in lexical order, as
 // filepath.Glob does, or the first error listing a directory other than

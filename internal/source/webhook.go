@@ -1,7 +1,6 @@
 package source
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -17,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/timpush/timpush_exporter/internal/clock"
-	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
 // WebhookApp is one configured app as the webhook listener sees it.
@@ -54,12 +55,24 @@ const (
 	webhookEndpointPushIDs = "push_ids"
 )
 
-// Values of the reason label of timpush_exporter_webhook_ignored_total.
+// Reasons of timpush_exporter_webhook_ignored_total: what a Tencent callback
+// carried that was acknowledged without being used.
 const (
-	webhookIgnoredCommand   = "command"    // a CallbackCommand that carries no PushID we use
-	webhookIgnoredNoID      = "no_id"      // a body or event without an ID
-	webhookIgnoredInvalidID = "invalid_id" // an ID from Tencent that fails pushid.Validate
+	ignoredCommand   = iota // a CallbackCommand that carries nothing we use
+	ignoredNoID             // a body or event without the PushID it should carry
+	ignoredInvalidID        // an ID that fails pushid.Validate (invalid UTF-8 included)
+	ignoredBadEvent         // a push result event that cannot be counted
+	ignoredNoEvent          // a Push.AllMemberPush body without events
+	ignoredReasons
 )
+
+// ignoredReasonNames are the reason label values, by reason.
+var ignoredReasonNames = [ignoredReasons]string{"command", "no_id", "invalid_id", "bad_event", "no_event"}
+
+// whIgnored counts a request's ignored items by reason. They are added to
+// the metric only once the request is acknowledged, so that a callback
+// Tencent retries is not counted twice.
+type whIgnored [ignoredReasons]int
 
 // Values of the reason label of timpush_exporter_webhook_auth_failures_total.
 const (
@@ -72,9 +85,11 @@ const (
 // errWebhookDurableTimeout ends the wait for Sink.Durable.
 var errWebhookDurableTimeout = errors.New("timed out waiting for the PushIDs to be saved")
 
-// Webhook receives PushIDs over HTTP: Tencent Cloud Chat callbacks and a
-// generic JSON / text endpoint. A request is answered 2xx only after the IDs
-// it carried have been offered to the sink and the sink reported them saved.
+// Webhook receives PushIDs and push result events over HTTP: Tencent Cloud
+// Chat callbacks and a generic JSON / text endpoint. A request whose
+// sampled PushIDs or events must survive a crash is answered 2xx only after
+// the sink reported them saved; one that only adds to the received counts
+// (no PushID sampled, no event) is answered at once, with no fsync.
 type Webhook struct {
 	opts   WebhookOptions
 	sink   Sink
@@ -84,7 +99,15 @@ type Webhook struct {
 	requests     *prometheus.CounterVec
 	ignored      *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
+	eventsNoTime prometheus.Counter
+
+	// Resolved once: the counters every request adds to.
+	ok        [2]prometheus.Counter // requests answered 200, by endpoint (webhookEndpoints)
+	ignoredBy [ignoredReasons]prometheus.Counter
 }
+
+// webhookEndpoints indexes Webhook.ok.
+var webhookEndpoints = [2]string{webhookEndpointTencent, webhookEndpointPushIDs}
 
 // NewWebhook returns the webhook handlers, registering their metrics with
 // o.Registerer (if set).
@@ -111,14 +134,21 @@ func NewWebhook(o WebhookOptions, sink Sink) (*Webhook, error) {
 	}, []string{"endpoint", "code"})
 	w.ignored = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "timpush_exporter_webhook_ignored_total",
-		Help: "Tencent callbacks or events acknowledged without taking a PushID, by reason.",
+		Help: "Tencent callbacks, and the IDs and events in them, acknowledged without being used, by reason.",
 	}, []string{"reason"})
 	w.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "timpush_exporter_webhook_auth_failures_total",
 		Help: "Webhook requests rejected as unauthenticated, by endpoint and reason.",
 	}, []string{"endpoint", "reason"})
-	for _, r := range []string{webhookIgnoredCommand, webhookIgnoredNoID, webhookIgnoredInvalidID} {
-		w.ignored.WithLabelValues(r)
+	w.eventsNoTime = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "timpush_exporter_webhook_events_without_time_total",
+		Help: "Push callback events whose EventTime was missing or not a time, given the time they were received instead.",
+	})
+	for i, name := range webhookEndpoints {
+		w.ok[i] = w.requests.WithLabelValues(name, "200")
+	}
+	for r, name := range ignoredReasonNames {
+		w.ignoredBy[r] = w.ignored.WithLabelValues(name)
 	}
 	for _, r := range []string{webhookAuthMissing, webhookAuthBadSign, webhookAuthStale} {
 		w.authFailures.WithLabelValues(webhookEndpointTencent, r)
@@ -127,7 +157,7 @@ func NewWebhook(o WebhookOptions, sink Sink) (*Webhook, error) {
 		w.authFailures.WithLabelValues(webhookEndpointPushIDs, r)
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{w.requests, w.ignored, w.authFailures} {
+		for _, c := range []prometheus.Collector{w.requests, w.ignored, w.authFailures, w.eventsNoTime} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("webhook: registering metrics: %w", err)
 			}
@@ -176,65 +206,89 @@ func (w *Webhook) maxBodyBytes() int64 {
 	return WebhookDefaultMaxBodyBytes
 }
 
-// readBody reads the request body up to the configured limit. On failure it
-// returns the status to answer: 413 over the limit, 400 otherwise.
-func (w *Webhook) readBody(rw http.ResponseWriter, r *http.Request) ([]byte, int) {
-	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.maxBodyBytes()))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, http.StatusRequestEntityTooLarge
+// countIgnored adds an acknowledged request's ignored items.
+func (w *Webhook) countIgnored(ig *whIgnored) {
+	for r, n := range ig {
+		if n > 0 {
+			w.ignoredBy[r].Add(float64(n))
 		}
-		return nil, http.StatusBadRequest
 	}
-	return body, 0
-}
-
-// take offers ids to the sink and waits until the sink has saved them, at
-// most DurableTimeout (measured on the injected clock).
-func (w *Webhook) take(ctx context.Context, ids []pushid.ID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	sampled, received := Sample(w.sink, ids)
-	w.sink.Offer(Batch{IDs: sampled, Received: received})
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	timer := w.clock.NewTimer(w.opts.DurableTimeout)
-	defer timer.Stop()
-	done := make(chan struct{})
-	defer close(done) // runs first: the goroutine is gone before cancel
-	go func() {
-		select {
-		case <-timer.C():
-			cancel(errWebhookDurableTimeout)
-		case <-done:
-		}
-	}()
-	if err := w.sink.Durable(ctx); err != nil {
-		if cause := context.Cause(ctx); cause != nil && errors.Is(err, ctx.Err()) {
-			return cause
-		}
-		return err
-	}
-	return nil
 }
 
 // reply writes v as JSON with status and counts the request.
 func (w *Webhook) reply(rw http.ResponseWriter, endpoint string, status int, v any) {
-	w.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
 	body, err := json.Marshal(v)
 	if err != nil { // cannot happen with the reply types used here
 		level.Error(w.logger).Log("msg", "encoding webhook reply", "err", err)
 		body = []byte(`{}`)
 	}
+	w.replyJSON(rw, endpoint, status, append(body, '\n'))
+}
+
+// replyJSON writes body, JSON and its newline, with status and counts the
+// request.
+func (w *Webhook) replyJSON(rw http.ResponseWriter, endpoint string, status int, body []byte) {
+	if i := slices.Index(webhookEndpoints[:], endpoint); status == http.StatusOK && i >= 0 {
+		w.ok[i].Inc()
+	} else {
+		w.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	}
+	// Shared slices, not Set: one allocation less per header on the hot
+	// path. net/http only reads them, and Add would copy them first.
 	h := rw.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = webhookContentType
+	h["X-Content-Type-Options"] = webhookNoSniff
+	h["Cache-Control"] = webhookNoStore
 	rw.WriteHeader(status)
-	_, _ = rw.Write(append(body, '\n'))
+	_, _ = rw.Write(body)
+}
+
+// The headers of every reply.
+var (
+	webhookContentType = []string{"application/json"}
+	webhookNoSniff     = []string{"nosniff"}
+	webhookNoStore     = []string{"no-store"}
+)
+
+// queryGet is url.Values.Get of the raw query string, without building the
+// map: the first value of key, "" if none. Pairs that url.ParseQuery skips
+// (a semicolon, a bad escape) are skipped too. If fold, a key that equals
+// key only case-insensitively is taken when no exact one exists.
+func queryGet(rawQuery, key string, fold bool) string {
+	var folded string
+	foundFolded := false
+	for q := rawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, ok := queryUnescape(k)
+		if !ok || !strings.EqualFold(k, key) {
+			continue
+		}
+		if v, ok = queryUnescape(v); !ok {
+			continue
+		}
+		if k == key {
+			return v
+		}
+		if fold && !foundFolded {
+			folded, foundFolded = v, true
+		}
+	}
+	return folded
+}
+
+// queryUnescape is url.QueryUnescape, without allocating for the usual
+// strings that need no unescaping.
+func queryUnescape(s string) (string, bool) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, true
+	}
+	u, err := url.QueryUnescape(s)
+	return u, err == nil
 }
 
 // webhookSecretEqual compares a presented secret with the expected one in

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
 // whCheckReply checks what every fuzzed request must satisfy: a 2xx or 4xx
-// status, a JSON body, and only valid IDs of a configured app offered.
+// status, a JSON body, only valid IDs of a configured app offered, and
+// only events with label-sized platform and stage.
 func whCheckReply(t *testing.T, e *whEnv, rec *whRecorder) []pushid.ID {
 	t.Helper()
 	if c := rec.Code / 100; c != 2 && c != 4 {
@@ -32,8 +34,15 @@ func whCheckReply(t *testing.T, e *whEnv, rec *whRecorder) []pushid.ID {
 			t.Fatalf("offered %+v", id)
 		}
 	}
-	if rec.Code/100 != 2 && len(offered) > 0 {
-		t.Fatalf("status %d but %d IDs offered", rec.Code, len(offered))
+	events, _ := e.sink.taken()
+	for _, ev := range events {
+		if ev.App != "prod" || ev.Platform < 0 || ev.Platform > tencentMaxLabelNumber || ev.Stage < 0 ||
+			ev.Stage > tencentMaxLabelNumber || !utf8.ValidString(ev.ErrInfo) || len(ev.ErrInfo) > tencentMaxErrInfo || ev.Time.IsZero() {
+			t.Fatalf("offered event %+v", ev)
+		}
+	}
+	if rec.Code/100 != 2 && (len(offered) > 0 || len(events) > 0) {
+		t.Fatalf("status %d but %d IDs and %d events offered", rec.Code, len(offered), len(events))
 	}
 	return offered
 }
@@ -45,7 +54,7 @@ func FuzzTencentCallback(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		for _, cmd := range []string{"", tencentC2CAfterSendMsg, tencentOfflinePush} {
+		for _, cmd := range []string{"", tencentC2CAfterSendMsg, tencentOfflinePush, tencentAllMemberPush} {
 			f.Add("SdkAppid=1400000001&CallbackCommand="+cmd, b, false)
 			f.Add("SdkAppid=1400000001&CallbackCommand="+cmd, b, true)
 		}
@@ -79,6 +88,7 @@ func FuzzPushIDsBody(f *testing.F) {
 		{"text/plain; charset", "a-1"},
 		{"application/json", `{"PushID":"\u007f"}`},
 		{"application/json", `{"PushIDs":[]}`},
+		{"application/json", "{\"PushID\":\"a\xffb\",\"PushIDs\":[\"\\ud800\"]}"},
 	} {
 		f.Add(s.ct, []byte(s.body))
 	}

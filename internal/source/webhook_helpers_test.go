@@ -24,29 +24,43 @@ var whNow = time.Unix(1669872112, 0)
 // whSink records offers and can fail or hold Durable.
 type whSink struct {
 	mu        sync.Mutex
+	ratio     float64 // Ratio's answer for every app
+	asked     []int   // Ratio's arrivals, call by call
 	offered   []pushid.ID
+	received  []pushid.Count
+	events    []pushid.Event
+	offers    int           // Offer calls
+	durable   int           // Durable calls
 	durableOK int           // Durable calls that returned nil
 	err       error         // returned by Durable
 	block     chan struct{} // if set, Durable waits for it to close (or ctx)
 	entered   chan struct{} // if set, receives once per Durable call
 }
 
-// Ratio keeps every PushID of any app.
-func (s *whSink) Ratio(string, int) (float64, bool) { return 1, true }
-
-func (s *whSink) Offer(b Batch) {
-	ids, c := b.IDs, b.Cursor
+func (s *whSink) Ratio(_ string, arrivals int) (float64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c != nil {
+	s.asked = append(s.asked, arrivals)
+	return s.ratio, true
+}
+
+// Offer copies the batch: the webhook reuses its slices.
+func (s *whSink) Offer(b Batch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b.Cursor != nil {
 		panic("webhook offered a cursor")
 	}
-	s.offered = append(s.offered, ids...)
+	s.offers++
+	s.offered = append(s.offered, b.IDs...)
+	s.received = append(s.received, b.Received...)
+	s.events = append(s.events, b.Events...)
 }
 
 func (s *whSink) Durable(ctx context.Context) error {
 	s.mu.Lock()
 	block, err, entered := s.block, s.err, s.entered
+	s.durable++
 	s.mu.Unlock()
 	if entered != nil {
 		entered <- struct{}{}
@@ -77,6 +91,24 @@ func (s *whSink) state() ([]pushid.ID, int) {
 	return append([]pushid.ID(nil), s.offered...), s.durableOK
 }
 
+// taken returns the events offered and the PushIDs received (sampled or
+// not) so far.
+func (s *whSink) taken() ([]pushid.Event, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.received {
+		n += c.N
+	}
+	return append([]pushid.Event(nil), s.events...), n
+}
+
+func (s *whSink) setRatio(r float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ratio = r
+}
+
 // whEnv is a Webhook wired to a fake clock, a whSink and its own registry.
 // Tokens, apps and the body limit are read through closures, so a test may
 // change them as a reload would.
@@ -100,7 +132,7 @@ func newWhEnv(t testing.TB) *whEnv {
 	e := &whEnv{
 		t:    t,
 		clk:  clock.NewFake(whNow),
-		sink: &whSink{},
+		sink: &whSink{ratio: 1},
 		reg:  prometheus.NewRegistry(),
 		apps: []WebhookApp{
 			{Name: "prod", SDKAppID: 1400000001},
@@ -144,18 +176,23 @@ func (r *whRecorder) WriteHeader(code int) {
 }
 
 // serve runs req and checks the invariant of both endpoints: a 2xx for a
-// request that offered IDs is written only after Durable succeeded.
+// request that offered sampled IDs or events is written only after Durable
+// succeeded.
 func (e *whEnv) serve(req *http.Request) *whRecorder {
 	e.t.Helper()
 	before, okBefore := e.sink.state()
+	eventsBefore, _ := e.sink.taken()
 	rec := &whRecorder{ResponseRecorder: httptest.NewRecorder(), sink: e.sink}
 	e.h.ServeHTTP(rec, req)
 	after, _ := e.sink.state()
-	if rec.Code/100 == 2 && len(after) > len(before) && rec.durableAtHeader <= okBefore {
+	eventsAfter, _ := e.sink.taken()
+	mustWait := len(after) > len(before) || len(eventsAfter) > len(eventsBefore)
+	if rec.Code/100 == 2 && mustWait && rec.durableAtHeader <= okBefore {
 		e.t.Errorf("%s %s: %d written before Durable succeeded", req.Method, req.URL, rec.Code)
 	}
-	if ct := rec.Header().Get("Content-Type"); req.URL.Path != "/-/healthy" && ct != "application/json" {
-		e.t.Errorf("%s %s: Content-Type %q", req.Method, req.URL, ct)
+	if h := rec.Header(); req.URL.Path != "/-/healthy" && (h.Get("Content-Type") != "application/json" ||
+		h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store") {
+		e.t.Errorf("%s %s: headers %v", req.Method, req.URL, h)
 	}
 	return rec
 }

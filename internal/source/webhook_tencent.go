@@ -4,23 +4,19 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-kit/log/level"
-
-	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
-// Tencent Cloud Chat callback commands that carry an ID we take.
+// Tencent Cloud Chat callback commands that carry something we take.
 const (
 	tencentC2CAfterSendMsg   = "C2C.CallbackAfterSendMsg"
 	tencentGroupAfterSendMsg = "Group.CallbackAfterSendMsg"
-	tencentOfflinePush       = "Push.OfflinePush"
+	tencentOfflinePush       = "Push.OfflinePush"   // events with a PushID
+	tencentAllMemberPush     = "Push.AllMemberPush" // events with a TaskId, not traceable
 )
 
 // tencentSignWindow is how far RequestTime may be from now (replay guard).
@@ -33,29 +29,19 @@ type tencentReply struct {
 	ErrorCode    int    `json:"ErrorCode"`
 }
 
-var tencentOK = tencentReply{ActionStatus: "OK", ErrorInfo: "", ErrorCode: 0}
+// tencentOK is the reply to every acknowledged callback, encoded once.
+var tencentOK = []byte(`{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}` + "\n")
 
 func tencentFail(info string) tencentReply {
 	return tencentReply{ActionStatus: "FAIL", ErrorInfo: info, ErrorCode: 1}
 }
 
-// tencentBody holds the fields of a callback body that matter here; the
-// rest (and unknown fields) are ignored.
-type tencentBody struct {
-	CallbackCommand string         `json:"CallbackCommand"`
-	MsgID           string         `json:"MsgId"`
-	MsgKey          string         `json:"MsgKey"`
-	Events          []tencentEvent `json:"Events"`
-}
-
-type tencentEvent struct {
-	CallbackCommand string `json:"CallbackCommand"`
-	PushID          string `json:"PushID"`
-}
-
 // serveTencent handles POST /webhook/tencent. Order of checks: method,
 // signature (before the app lookup, so an unauthenticated caller learns
-// nothing about the configured apps), app, body.
+// nothing about the configured apps), app, body. A body that is not JSON
+// (or whose CallbackCommand, MsgId or Events has the wrong type) is 400;
+// anything wrong inside an event only skips that ID or event, counted:
+// Tencent would only send the same body again.
 func (w *Webhook) serveTencent(rw http.ResponseWriter, r *http.Request) {
 	const ep = webhookEndpointTencent
 	if r.Method != http.MethodPost {
@@ -63,7 +49,7 @@ func (w *Webhook) serveTencent(rw http.ResponseWriter, r *http.Request) {
 		w.reply(rw, ep, http.StatusMethodNotAllowed, tencentFail("method not allowed"))
 		return
 	}
-	q := r.URL.Query()
+	q := r.URL.RawQuery
 	if reason := w.checkTencentSign(q); reason != "" {
 		w.authFailures.WithLabelValues(ep, reason).Inc()
 		level.Debug(w.logger).Log("msg", "Tencent callback rejected", "reason", reason, "remote", r.RemoteAddr)
@@ -76,28 +62,35 @@ func (w *Webhook) serveTencent(rw http.ResponseWriter, r *http.Request) {
 		w.reply(rw, ep, http.StatusNotFound, tencentFail("unknown SdkAppid"))
 		return
 	}
-	body, status := w.readBody(rw, r)
-	if status != 0 {
+	sc := getScratch()
+	defer putScratch(sc)
+	if status := w.readBody(rw, r, &sc.body); status != 0 {
 		w.reply(rw, ep, status, tencentFail(http.StatusText(status)))
 		return
 	}
 	var b tencentBody
-	if err := json.Unmarshal(body, &b); err != nil {
-		level.Debug(w.logger).Log("msg", "Tencent callback with invalid JSON", "app", app, "bytes", len(body))
+	if err := b.read(sc.body.Bytes()); err != nil {
+		level.Debug(w.logger).Log("msg", "Tencent callback with invalid JSON", "app", app.Name, "bytes", sc.body.Len())
 		w.reply(rw, ep, http.StatusBadRequest, tencentFail("invalid JSON"))
 		return
 	}
-	ids, ignored := tencentIDs(app, tencentCommand(q, &b), &b, w.clock.Now())
-	if err := w.take(r.Context(), ids); err != nil {
-		level.Warn(w.logger).Log("msg", "PushIDs from a Tencent callback not saved", "app", app, "ids", len(ids), "err", err)
+	now := w.clock.Now()
+	t := tencentTake{app: app, now: now, sc: sc}
+	t.body(queryGet(q, "CallbackCommand", false), &b)
+	kept := w.sample(app.Name, sc.ids, now, sc.kept[:0])
+	if err := w.deliver(r.Context(), sc.batch(app.Name, kept, sc.events, len(sc.ids))); err != nil {
+		level.Warn(w.logger).Log("msg", "PushIDs and events from a Tencent callback not saved", "app", app.Name,
+			"ids", len(sc.ids), "events", len(sc.events), "err", err)
 		w.reply(rw, ep, http.StatusServiceUnavailable, tencentFail("not saved, retry later"))
 		return
 	}
-	// Counted only once acknowledged, so a retried callback is not counted twice.
-	for reason, n := range ignored {
-		w.ignored.WithLabelValues(reason).Add(float64(n))
+	if t.badEvents > 0 {
+		level.Debug(w.logger).Log("msg", "push callback events not counted", "app", app.Name,
+			"events", t.badEvents, "first_problem", t.problem)
 	}
-	w.reply(rw, ep, http.StatusOK, tencentOK)
+	w.countIgnored(&t.ignored)
+	w.eventsNoTime.Add(float64(t.noTime))
+	w.replyJSON(rw, ep, http.StatusOK, tencentOK)
 }
 
 // tencentAuthInfo is the ErrorInfo for each auth failure reason.
@@ -109,12 +102,12 @@ var tencentAuthInfo = map[string]string{
 
 // checkTencentSign returns "" when the request is authentic (or no token is
 // configured), else the auth failure reason.
-func (w *Webhook) checkTencentSign(q url.Values) string {
+func (w *Webhook) checkTencentSign(rawQuery string) string {
 	token := w.callbackToken()
 	if token == "" {
 		return ""
 	}
-	sign, rt := q.Get("Sign"), q.Get("RequestTime")
+	sign, rt := queryGet(rawQuery, "Sign", false), queryGet(rawQuery, "RequestTime", false)
 	if sign == "" || rt == "" {
 		return webhookAuthMissing
 	}
@@ -140,76 +133,15 @@ func tencentSign(token, requestTime string) string {
 
 // appBySDKAppID finds the app named by the SdkAppid query parameter.
 // Tencent spells it "SdkAppid"; other spellings are accepted as well.
-func (w *Webhook) appBySDKAppID(q url.Values) (string, bool) {
-	v, found := q["SdkAppid"]
-	if !found {
-		for k, vs := range q {
-			if strings.EqualFold(k, "SdkAppid") {
-				v, found = vs, true
-				break
-			}
-		}
-	}
-	if !found || len(v) == 0 {
-		return "", false
-	}
-	id, err := strconv.ParseInt(v[0], 10, 64)
+func (w *Webhook) appBySDKAppID(rawQuery string) (WebhookApp, bool) {
+	id, err := strconv.ParseInt(queryGet(rawQuery, "SdkAppid", true), 10, 64)
 	if err != nil {
-		return "", false
+		return WebhookApp{}, false
 	}
 	for _, a := range w.apps() {
 		if a.SDKAppID == id {
-			return a.Name, true
+			return a, true
 		}
 	}
-	return "", false
-}
-
-// tencentCommand is the CallbackCommand from the query string, else from
-// the body, else from the first event (Push.OfflinePush bodies have only
-// Events at the top level).
-func tencentCommand(q url.Values, b *tencentBody) string {
-	if c := q.Get("CallbackCommand"); c != "" {
-		return c
-	}
-	if b.CallbackCommand != "" {
-		return b.CallbackCommand
-	}
-	if len(b.Events) > 0 {
-		return b.Events[0].CallbackCommand
-	}
-	return ""
-}
-
-// tencentIDs extracts the PushIDs of a callback body and counts, by reason,
-// what was acknowledged without an ID. IDs failing pushid.Validate are
-// ignored rather than rejected: Tencent would only retry the same body.
-func tencentIDs(app, cmd string, b *tencentBody, now time.Time) ([]pushid.ID, map[string]int) {
-	var ids []pushid.ID
-	ignored := map[string]int{}
-	add := func(s string) {
-		switch {
-		case s == "":
-			ignored[webhookIgnoredNoID]++
-		case pushid.Validate(s) != nil:
-			ignored[webhookIgnoredInvalidID]++
-		default:
-			ids = append(ids, pushid.ID{App: app, PushID: s, Source: pushid.SourceWebhook, Seen: now})
-		}
-	}
-	switch cmd {
-	case tencentC2CAfterSendMsg, tencentGroupAfterSendMsg:
-		// Older bodies have only MsgKey, which is not a PushID: no_id.
-		add(b.MsgID)
-	case tencentOfflinePush:
-		if len(b.Events) == 0 {
-			ignored[webhookIgnoredNoID]++
-		}
-		for _, e := range b.Events {
-			add(e.PushID)
-		}
-	default: // Push.AllMemberPush and everything else
-		ignored[webhookIgnoredCommand]++
-	}
-	return ids, ignored
+	return WebhookApp{}, false
 }

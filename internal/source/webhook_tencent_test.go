@@ -117,28 +117,37 @@ func TestTencentCommands(t *testing.T) {
 		cmd     string // query parameter; "" leaves it to the body
 		body    string
 		want    []string // PushIDs offered
+		events  int      // events offered
 		ignored map[string]float64
 	}{
-		{"c2c", tencentC2CAfterSendMsg, whBody(t, "webhook-c2c.json"), []string{"144115233406643804-1727580296-4026038328"}, nil},
-		{"c2c command from body", "", whBody(t, "webhook-c2c.json"), []string{"144115233406643804-1727580296-4026038328"}, nil},
-		{"group", tencentGroupAfterSendMsg, whBody(t, "webhook-group.json"), []string{"144115233406643804-1727580297-1111111111"}, nil},
-		{"c2c MsgKey only", tencentC2CAfterSendMsg, whBody(t, "webhook-c2c-msgkey.json"), nil, map[string]float64{"no_id": 1}},
+		{"c2c", tencentC2CAfterSendMsg, whBody(t, "webhook-c2c.json"), []string{"144115233406643804-1727580296-4026038328"}, 0, nil},
+		{"c2c command from body", "", whBody(t, "webhook-c2c.json"), []string{"144115233406643804-1727580296-4026038328"}, 0, nil},
+		{"group", tencentGroupAfterSendMsg, whBody(t, "webhook-group.json"), []string{"144115233406643804-1727580297-1111111111"}, 0, nil},
+		{"c2c MsgKey only", tencentC2CAfterSendMsg, whBody(t, "webhook-c2c-msgkey.json"), nil, 0, map[string]float64{"no_id": 1}},
 		{"offline push", tencentOfflinePush, whBody(t, "webhook-offlinepush.json"), []string{
 			"67120c46_6a4086c0_9bf5fb50_200002d1089b322_2000005d8d46421",
 			"67120c46_6a4086c0_9bf5fb50_200002d1089b322_2000005d8d46422",
-		}, map[string]float64{"no_id": 1}},
+		}, 3, map[string]float64{"no_id": 1}},
 		{"offline push command from events", "", whBody(t, "webhook-offlinepush.json"), []string{
 			"67120c46_6a4086c0_9bf5fb50_200002d1089b322_2000005d8d46421",
 			"67120c46_6a4086c0_9bf5fb50_200002d1089b322_2000005d8d46422",
-		}, map[string]float64{"no_id": 1}},
-		{"offline push no events", tencentOfflinePush, `{"Events":[]}`, nil, map[string]float64{"no_id": 1}},
-		{"offline push invalid id", tencentOfflinePush, `{"Events":[{"PushID":"a b"},{"PushID":"ok-1"},{"PushID":"` + strings.Repeat("x", 129) + `"}]}`,
-			[]string{"ok-1"}, map[string]float64{"invalid_id": 2}},
-		{"all member push", "Push.AllMemberPush", whBody(t, "webhook-allmemberpush.json"), nil, map[string]float64{"command": 1}},
-		{"all member push from events", "", whBody(t, "webhook-allmemberpush.json"), nil, map[string]float64{"command": 1}},
-		{"before send", "C2C.CallbackBeforeSendMsg", `{"MsgId":"m-1"}`, nil, map[string]float64{"command": 1}},
-		{"no command", "", `{"MsgId":"m-1"}`, nil, map[string]float64{"command": 1}},
-		{"JSON null", tencentC2CAfterSendMsg, `null`, nil, map[string]float64{"no_id": 1}},
+		}, 3, map[string]float64{"no_id": 1}},
+		{"offline push, documented example", tencentOfflinePush, whBody(t, "webhook-offlinepush-doc.json"), []string{
+			"67120c46_6a4086c0_9bf5fb50_200002d1089b322_2000005d8d46421",
+			"6710c631_85_392fcbcff_200000b2f2c6820_200002c869bfb81",
+		}, 2, nil},
+		{"offline push no events", tencentOfflinePush, `{"Events":[]}`, nil, 0, map[string]float64{"no_id": 1}},
+		{"offline push null events", tencentOfflinePush, `{"Events":null}`, nil, 0, map[string]float64{"no_id": 1}},
+		{"offline push invalid id", tencentOfflinePush, `{"Events":[{"PushID":"a b"},{"PushID":"ok-1"},{"PushID":"` + strings.Repeat("x", 129) + `"},{"PushID":7}]}`,
+			[]string{"ok-1"}, 0, map[string]float64{"invalid_id": 3, "bad_event": 4}},
+		{"all member push", tencentAllMemberPush, whBody(t, "webhook-allmemberpush.json"), nil, 1, nil},
+		{"all member push from events", "", whBody(t, "webhook-allmemberpush.json"), nil, 1, nil},
+		{"all member push, documented example", tencentAllMemberPush, whBody(t, "webhook-allmemberpush-doc.json"), nil, 2, nil},
+		{"all member push no events", tencentAllMemberPush, `{"Events":[]}`, nil, 0, map[string]float64{"no_event": 1}},
+		{"before send", "C2C.CallbackBeforeSendMsg", `{"MsgId":"m-1"}`, nil, 0, map[string]float64{"command": 1}},
+		{"no command", "", `{"MsgId":"m-1"}`, nil, 0, map[string]float64{"command": 1}},
+		{"JSON null", tencentC2CAfterSendMsg, `null`, nil, 0, map[string]float64{"no_id": 1}},
+		{"MsgId null", tencentC2CAfterSendMsg, `{"MsgId":null}`, nil, 0, map[string]float64{"no_id": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +167,10 @@ func TestTencentCommands(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("offered %q, want %q", got, tt.want)
 			}
-			for _, r := range []string{"command", "no_id", "invalid_id"} {
+			if events, received := e.sink.taken(); len(events) != tt.events || received != len(tt.want) {
+				t.Errorf("offered %d events and %d received, want %d and %d", len(events), received, tt.events, len(tt.want))
+			}
+			for _, r := range ignoredReasonNames {
 				if got := testutil.ToFloat64(e.w.ignored.WithLabelValues(r)); got != tt.ignored[r] {
 					t.Errorf("ignored %s = %v, want %v", r, got, tt.ignored[r])
 				}
@@ -206,6 +218,10 @@ func TestTencentBadRequests(t *testing.T) {
 		{"empty body", http.MethodPost, ``, 400, whFail("invalid JSON")},
 		{"array", http.MethodPost, `[]`, 400, whFail("invalid JSON")},
 		{"MsgId not a string", http.MethodPost, `{"MsgId":5}`, 400, whFail("invalid JSON")},
+		{"CallbackCommand not a string", http.MethodPost, `{"CallbackCommand":[],"MsgId":"m"}`, 400, whFail("invalid JSON")},
+		{"Events not an array", http.MethodPost, `{"Events":{}}`, 400, whFail("invalid JSON")},
+		{"Events twice", http.MethodPost, `{"Events":[],"events":[]}`, 400, whFail("invalid JSON")},
+		{"nested too deep", http.MethodPost, `{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`, 400, whFail("invalid JSON")},
 		{"trailing junk", http.MethodPost, `{"MsgId":"m"} x`, 400, whFail("invalid JSON")},
 		{"too large", http.MethodPost, `{"MsgId":"` + strings.Repeat("x", 70<<10) + `"}`, 413, whFail("Request Entity Too Large")},
 		{"GET", http.MethodGet, ``, 405, whFail("method not allowed")},

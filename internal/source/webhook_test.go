@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -176,7 +177,8 @@ func TestWebhookMetrics(t *testing.T) {
 	post(signed+"&CallbackCommand=C2C.CallbackAfterSendMsg", `{"MsgId":"m-1"}`, "")
 	post(signed+"&CallbackCommand=C2C.CallbackAfterSendMsg", `{"MsgKey":"1_2_3"}`, "")
 	post(signed+"&CallbackCommand=Push.OfflinePush", `{"Events":[{"PushID":"p-1"},{},{"PushID":"bad id"}]}`, "")
-	post(signed+"&CallbackCommand=Push.AllMemberPush", `{"Events":[{"PushID":"p-2"}]}`, "")
+	post(signed+"&CallbackCommand=Push.AllMemberPush", `{"Events":[{"TaskId":"t-1","PushPlatform":3,"PushStage":1,"ErrCode":0}]}`, "")
+	post(signed+"&CallbackCommand=Group.CallbackBeforeSendMsg", `{"MsgId":"m-2"}`, "")
 	post(signed, `{`, "")
 	post(strings.Replace(signed, "1400000001", "1", 1), `{}`, "")
 	post("/webhook/tencent?SdkAppid=1400000001&RequestTime=1669872112&Sign=00", `{}`, "")
@@ -196,15 +198,20 @@ timpush_exporter_webhook_auth_failures_total{endpoint="push_ids",reason="missing
 timpush_exporter_webhook_auth_failures_total{endpoint="tencent",reason="bad_sign"} 1
 timpush_exporter_webhook_auth_failures_total{endpoint="tencent",reason="missing"} 1
 timpush_exporter_webhook_auth_failures_total{endpoint="tencent",reason="stale"} 1
-# HELP timpush_exporter_webhook_ignored_total Tencent callbacks or events acknowledged without taking a PushID, by reason.
+# HELP timpush_exporter_webhook_events_without_time_total Push callback events whose EventTime was missing or not a time, given the time they were received instead.
+# TYPE timpush_exporter_webhook_events_without_time_total counter
+timpush_exporter_webhook_events_without_time_total 1
+# HELP timpush_exporter_webhook_ignored_total Tencent callbacks, and the IDs and events in them, acknowledged without being used, by reason.
 # TYPE timpush_exporter_webhook_ignored_total counter
+timpush_exporter_webhook_ignored_total{reason="bad_event"} 3
 timpush_exporter_webhook_ignored_total{reason="command"} 1
 timpush_exporter_webhook_ignored_total{reason="invalid_id"} 1
+timpush_exporter_webhook_ignored_total{reason="no_event"} 0
 timpush_exporter_webhook_ignored_total{reason="no_id"} 2
 # HELP timpush_exporter_webhook_requests_total Webhook requests answered, by endpoint and HTTP status code.
 # TYPE timpush_exporter_webhook_requests_total counter
 timpush_exporter_webhook_requests_total{code="200",endpoint="push_ids"} 1
-timpush_exporter_webhook_requests_total{code="200",endpoint="tencent"} 4
+timpush_exporter_webhook_requests_total{code="200",endpoint="tencent"} 5
 timpush_exporter_webhook_requests_total{code="400",endpoint="tencent"} 1
 timpush_exporter_webhook_requests_total{code="401",endpoint="push_ids"} 2
 timpush_exporter_webhook_requests_total{code="401",endpoint="tencent"} 3
@@ -220,5 +227,27 @@ timpush_exporter_webhook_requests_total{code="404",endpoint="tencent"} 1
 	offered, _ := e.sink.state()
 	if len(offered) != 4 { // m-1, p-1, a, b
 		t.Errorf("offered %v", offered)
+	}
+}
+
+// TestQueryGet: queryGet answers as url.Values.Get of url.ParseQuery would.
+func TestQueryGet(t *testing.T) {
+	for _, q := range []string{
+		"", "app=prod", "app=prod&app=other", "x=1&app=a%20b", "app=a+b", "app=%zz&app=ok", "app;x=1&app=ok",
+		"app", "app=", "=x&app=y", "ap%70=enc", "APP=upper", "SdkAppid=1&sdkappid=2", "sdkappid=2", "SDKAPPID=3&sdkAppID=4",
+		"&&app=x&&", "app=a=b", "%61pp=z",
+	} {
+		want, _ := url.ParseQuery(q)
+		for _, key := range []string{"app", "SdkAppid"} {
+			if got := queryGet(q, key, false); got != want.Get(key) {
+				t.Errorf("queryGet(%q, %s) = %q, want %q", q, key, got, want.Get(key))
+			}
+		}
+	}
+	if got := queryGet("x=1&SDKAPPID=3&sdkAppID=4", "SdkAppid", true); got != "3" {
+		t.Errorf("folded: got %q, want the first case-insensitive match", got)
+	}
+	if got := queryGet("sdkappid=2&SdkAppid=1", "SdkAppid", true); got != "1" {
+		t.Errorf("folded: got %q, want the exact key first", got)
 	}
 }
