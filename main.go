@@ -129,7 +129,7 @@ func run(args []string) int {
 
 	st, err := openStore(*f.storagePath, reg, logger)
 	if err != nil {
-		level.Error(logger).Log("msg", "cannot open the state file", "path", *f.storagePath, "err", err)
+		level.Error(logger).Log("msg", "cannot open the state file; it was left as it is: fix the cause and start again", "path", *f.storagePath, "err", err)
 		return 1
 	}
 	defer st.Close()
@@ -259,7 +259,7 @@ func checkConfig(path string, logger log.Logger) int {
 func openStore(dir string, reg prometheus.Registerer, logger log.Logger) (*store.Store, error) {
 	movedAside := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: name + "_state_file_moved_aside",
-		Help: "1 when the state file was unreadable at start-up and was moved aside (counters restarted from zero).",
+		Help: "1 when the state file was corrupt at start-up and was moved aside (counters restarted from zero).",
 	})
 	reg.MustRegister(movedAside)
 	st, opened, err := store.Open(dir, store.Options{LockTimeout: 3 * time.Second})
