@@ -150,27 +150,24 @@ func (p *Pacer) wait(ctx context.Context, interactive bool) (func(sent, replied 
 	w := p.queue.addLocked(interactive)
 	for {
 		now := p.clock.Now()
-		var sleep time.Duration
-		var inFlight <-chan struct{}
-		if p.queue.nextLocked() == w {
-			var free time.Time
-			free, inFlight = p.windowFreeLocked(now)
-			at := latest(free, p.spacedLocked())
-			if inFlight == nil && !at.After(now) {
-				c := &call{done: make(chan struct{})}
-				p.calls = append(p.calls, c)
-				p.allowed = latest(at, now.Add(-p.catchUpLocked()))
-				p.queue.releaseLocked(w)
-				p.mu.Unlock()
-				return func(sent, replied time.Time) { p.finish(c, sent, replied) }, nil
-			}
-			sleep = at.Sub(now)
-		} else {
-			sleep = -1 // not this waiter's turn: wait for the queue to change
+		free, inFlight := p.windowFreeLocked(now)
+		at := latest(free, p.spacedLocked())
+		turn := p.queue.nextLocked() == w
+		if turn && inFlight == nil && !at.After(now) {
+			c := &call{done: make(chan struct{})}
+			p.calls = append(p.calls, c)
+			p.allowed = latest(at, now.Add(-p.catchUpLocked()))
+			p.queue.releaseLocked(w)
+			p.mu.Unlock()
+			return func(sent, replied time.Time) { p.finish(c, sent, replied) }, nil
 		}
+		// Every waiter, not only the one whose turn it is, sleeps on the
+		// clock until the next call may go (and wakes early when the queue
+		// changes): a fake clock then sees each waiting caller on a timer,
+		// which the tests that step time when all callers wait rely on.
 		changed := p.queue.changed
 		p.mu.Unlock()
-		err := p.sleep(ctx, sleep, inFlight, changed)
+		err := p.sleep(ctx, at.Sub(now), inFlight, changed)
 		p.mu.Lock()
 		if err != nil {
 			p.queue.removeLocked(w)
@@ -267,12 +264,10 @@ func (p *Pacer) finish(c *call, sent, replied time.Time) {
 	close(c.done)
 }
 
-// sleep waits for d (d < 0: no time limit), for inFlight to be closed when
-// it is not nil, or for changed to be closed, whichever comes first.
+// sleep waits for d (when positive), for inFlight to be closed when it is
+// not nil (then instead of d), or for changed to be closed, whichever comes
+// first.
 func (p *Pacer) sleep(ctx context.Context, d time.Duration, inFlight, changed <-chan struct{}) error {
-	if inFlight == nil && d == 0 {
-		return nil
-	}
 	var fired <-chan time.Time
 	if inFlight == nil && d > 0 {
 		t := p.clock.NewTimer(d)

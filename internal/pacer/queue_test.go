@@ -29,12 +29,18 @@ func waitQueued(t *testing.T, p *Pacer, background, interactive int) {
 	}
 }
 
-// stepToNext moves the fake clock to the deadline the waiter whose turn it
-// is sleeps until.
-func stepToNext(clk *clock.Fake) {
-	clk.BlockUntil(1)
-	if next, ok := clk.NextDeadline(); ok {
-		clk.Set(next)
+// stepToNext waits until each of the waiters callers waiting sleeps on the
+// clock (moving it earlier would make a late sleeper sleep past its
+// deadline), then moves the clock to the earliest deadline. A waiter woken
+// by a change of the queue may drop its timer in between: then it waits
+// again.
+func stepToNext(clk *clock.Fake, waiters int) {
+	for {
+		clk.BlockUntil(waiters)
+		if next, ok := clk.NextDeadline(); ok {
+			clk.Set(next)
+			return
+		}
 	}
 }
 
@@ -86,14 +92,14 @@ func TestCancelledFloodKeepsTheBackgroundRate(t *testing.T) {
 			go p.Interactive().Wait(lookup)
 		}
 		waitQueued(t, p, 1, 20)
-		clk.BlockUntil(1) // the first lookup's turn is due then
+		clk.BlockUntil(21) // the first lookup's turn is due at the earliest deadline
 		next, _ := clk.NextDeadline()
 		clk.Set(next.Add(-time.Millisecond))
 		for _, cancel := range cancels { // they time out in the order they came
 			cancel()
 		}
 		waitQueued(t, p, 1, 0)
-		stepToNext(clk)
+		stepToNext(clk, 1)
 		at = append(at, (<-calls).at)
 	}
 	checkLimit(t, at, 1)
@@ -123,7 +129,7 @@ func TestInteractiveShare(t *testing.T) {
 			interactive := 0
 			for range total {
 				waitQueued(t, p, 1, 2)
-				stepToNext(clk)
+				stepToNext(clk, 3)
 				c := <-calls
 				at = append(at, c.at)
 				if c.interactive {
@@ -154,7 +160,7 @@ func TestInteractiveGoesFirst(t *testing.T) {
 	}
 	waitQueued(t, p, 3, 0)
 	for range 5 { // background calls only
-		stepToNext(clk)
+		stepToNext(clk, 3)
 		<-calls
 		waitQueued(t, p, 3, 0)
 	}
@@ -168,7 +174,7 @@ func TestInteractiveGoesFirst(t *testing.T) {
 		}
 	}()
 	waitQueued(t, p, 3, 1)
-	stepToNext(clk)
+	stepToNext(clk, 4)
 	select {
 	case <-lookup:
 	case c := <-calls:
@@ -184,7 +190,7 @@ func TestInteractiveGoesFirst(t *testing.T) {
 	go caller(ctx2, alone, clk, true, calls)
 	for range 10 {
 		waitQueued(t, alone, 0, 1)
-		stepToNext(clk)
+		stepToNext(clk, 1)
 		if c := <-calls; !c.interactive {
 			t.Fatal("a background call from nowhere")
 		}
