@@ -130,7 +130,7 @@ func (c *Collector) handle(ctx context.Context, st *appState, e *entry, tr *tima
 		level.Warn(c.logger).Log("msg", "dropping a PushID the API rejects", "app", app, "push_id", e.pushID, "err", err)
 		c.dropLocked(st, e, "rejected")
 		return 0
-	default:
+	default: // transient, rate limited, and (for now) ClassUnexpectedReply: the PushID is kept
 		c.self.queries.WithLabelValues(app, "error").Inc()
 		e.failures++
 		if int(e.failures) >= c.opts.MaxFailures {

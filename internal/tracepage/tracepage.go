@@ -143,7 +143,7 @@ func (h *handler) retryAfter() string {
 type Problem struct {
 	Message   string `json:"message"`
 	ErrorCode int    `json:"error_code,omitempty"` // Tencent's ErrorCode
-	Label     string `json:"label,omitempty"`      // the error_code metric label: code, http_<status>, timeout, network, decode
+	Label     string `json:"label,omitempty"`      // the error_code metric label: code, http_<status>, timeout, network, decode, unexpected_reply
 	Meaning   string `json:"meaning,omitempty"`
 	ErrorInfo string `json:"error_info,omitempty"` // Tencent's text, as received
 	Hint      string `json:"hint,omitempty"`       // what to check
@@ -263,7 +263,10 @@ func (h *handler) problem(ctx context.Context, err error) (int, *Problem) {
 		p.Meaning = fmt.Sprintf("HTTP status %d from the API or a proxy in between", ae.HTTPStatus)
 		p.Message = "The API could not be queried."
 	case p.Label == "decode":
-		p.Meaning = "the reply was cut off, not JSON, or not of the documented shape"
+		p.Meaning = "the reply was cut off or not JSON"
+		p.Message = "The API's reply could not be read."
+	case ae.Class == timapi.ClassUnexpectedReply:
+		p.Meaning = "the reply was JSON but not of the documented shape"
 		p.Message = "The API's reply could not be read."
 	default:
 		p.Meaning = "the API could not be reached"
