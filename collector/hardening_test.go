@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -28,5 +29,26 @@ func TestUnexpectedReplyKeepsThePushID(t *testing.T) {
 	}
 	if got := h.counter(seriesKey{metric: mStage, app: "prod", platform: "xiaomi", stage: "im"}); got != 1 {
 		t.Errorf("im = %v, want 1 from the retry", got)
+	}
+}
+
+// TestOutOfRangeStageCode: a stage error code beyond the 32-bit range is
+// labelled out_of_range, as timapi.CodeLabel says, not as a number the
+// conversion made up (issue 13.11).
+func TestOutOfRangeStageCode(t *testing.T) {
+	h := newHarness(t, "", func(a *App) { a.RequeryAfter = nil })
+	for i, code := range []int{math.MinInt64, 1 << 40} {
+		id := fmt.Sprintf("p%d", i)
+		h.offer(id)
+		h.clock.Advance(time.Minute)
+		h.tracer.expect(t, id).answer(trace(id, instance("i", 6, stat(ok, 0, t0), stat(ok, 0, t0), stat(fail, code, t0))), nil)
+		h.idle()
+	}
+	h.checkpoint()
+	if got := h.failures("oppo", "channel", timapi.LabelOutOfRange); got != 2 {
+		t.Errorf("error_code=%q = %v, want 2", timapi.LabelOutOfRange, got)
+	}
+	if got := h.failures("oppo", "channel", "-9223372036854775808"); got != 0 {
+		t.Errorf("a made-up code was counted: %v", got)
 	}
 }

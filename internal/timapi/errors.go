@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -59,6 +60,23 @@ var ErrMalformedReply = errors.New("malformed reply")
 // ErrUnexpectedReply is wrapped by an *Error of ClassUnexpectedReply.
 var ErrUnexpectedReply = errors.New("reply of an unexpected shape")
 
+// LabelOutOfRange is the error_code label of a code that is not an integer
+// in the 32-bit range: see CodeLabel.
+const LabelOutOfRange = "out_of_range"
+
+// CodeLabel is the `error_code` label value of an API or stage error code:
+// the number, or LabelOutOfRange when it is outside the 32-bit range.
+// Tencent's and the vendors' codes fit; decoding gives a code that is
+// not an integer (1.5, NaN, Inf, 1e300) a value outside that range too, so
+// one rule covers all of them. api_errors_total and the stage counters both
+// label codes through it.
+func CodeLabel(code int) string {
+	if code < math.MinInt32 || code > math.MaxInt32 {
+		return LabelOutOfRange
+	}
+	return strconv.Itoa(code)
+}
+
 // Error is a failed API call. It never contains the secret key or the
 // UserSig: network errors are rebuilt without the request URL.
 type Error struct {
@@ -80,7 +98,7 @@ func (e *Error) Error() string {
 	}
 	switch {
 	case e.Code != 0:
-		fmt.Fprintf(&b, "error code %d", e.Code)
+		fmt.Fprintf(&b, "error code %s", CodeLabel(e.Code))
 		if d := Describe(e.Code); d != "" {
 			fmt.Fprintf(&b, " (%s)", d)
 		}
@@ -102,14 +120,14 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Label is the value of the `error_code` metric label: the numeric code, or
-// "http_<status>", "unexpected_reply", "decode", "timeout" or "network" for
-// failures that carry no code. The set is small and bounded by Tencent's
-// code table.
+// Label is the value of the `error_code` metric label: the numeric code
+// (CodeLabel), or "http_<status>", "unexpected_reply", "decode", "timeout"
+// or "network" for failures that carry no code. The set is small and
+// bounded by Tencent's code table.
 func (e *Error) Label() string {
 	switch {
 	case e.Code != 0:
-		return strconv.Itoa(e.Code)
+		return CodeLabel(e.Code)
 	case e.HTTPStatus != 0 && e.HTTPStatus != 200:
 		return "http_" + strconv.Itoa(e.HTTPStatus)
 	case errors.Is(e.Err, ErrUnexpectedReply):

@@ -43,6 +43,7 @@ func TestErrorClasses(t *testing.T) {
 		{"InstanceTrace an object", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":0,"InstanceTrace":{"InstanceId":"1"}}`)}, 1, ClassUnexpectedReply, "unexpected_reply", true},
 		{"a stage a string", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":0,"InstanceTrace":[{"IMCommitStat":{"IMStat":"ok"}}]}`)}, 1, ClassUnexpectedReply, "unexpected_reply", true},
 		{"envelope wrong shape", []reply{okReply(`["OK"]`)}, 1, ClassUnexpectedReply, "unexpected_reply", true},
+		{"code out of range", []reply{okReply(`{"ActionStatus":"FAIL","ErrorCode":1e300}`)}, max, ClassTransient, "out_of_range", true},
 		{"unknown code", []reply{codeReply(12345)}, max, ClassTransient, "12345", true},
 		{"code as string", []reply{okReply(`{"ActionStatus":"FAIL","ErrorCode":"60007"}`)}, max, ClassRateLimited, "60007", true},
 		{"code without FAIL", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":90045}`)}, 1, ClassConfig, "90045", true},
