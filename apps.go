@@ -38,9 +38,10 @@ func (s *staticConfig) Reload() error {
 // per app name for the life of the process, so that a reload (new key,
 // endpoint or rate) can never reset the rate limiter and allow a burst.
 type appBuilder struct {
-	coll   *collector.Collector
-	logger log.Logger
-	stats  *statPollers // nil: no statistics polling
+	coll       *collector.Collector
+	apiMetrics *timapi.Metrics // every client's attempts, shared
+	logger     log.Logger
+	stats      *statPollers // nil: no statistics polling
 
 	mu      sync.Mutex
 	pacers  map[string]*pacer.Pacer
@@ -55,8 +56,8 @@ type pageApp struct {
 	loc    *time.Location
 }
 
-func newAppBuilder(coll *collector.Collector, logger log.Logger) *appBuilder {
-	return &appBuilder{coll: coll, logger: logger, pacers: map[string]*pacer.Pacer{}, pages: map[string]pageApp{}}
+func newAppBuilder(coll *collector.Collector, apiMetrics *timapi.Metrics, logger log.Logger) *appBuilder {
+	return &appBuilder{coll: coll, apiMetrics: apiMetrics, logger: logger, pacers: map[string]*pacer.Pacer{}, pages: map[string]pageApp{}}
 }
 
 // pageTracer is the trace page's Lookup: the app's page client and zone.
@@ -130,7 +131,8 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 			BaseURL:    a.BaseURL(),
 			Location:   a.Location(),
 			Limiter:    p,
-			Observer:   b.coll.Observer(a.Name),
+			Metrics:    b.apiMetrics,
+			App:        a.Name,
 		}
 		client, err := timapi.New(opts)
 		if err != nil {

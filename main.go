@@ -32,6 +32,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
 	"github.com/timpush/timpush_exporter/internal/store"
+	"github.com/timpush/timpush_exporter/internal/timapi"
 	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
 
@@ -138,7 +139,7 @@ func run(args []string) int {
 		Clock: clock.Real{}, Logger: log.With(logger, "component", "collector"),
 		Store: st, CheckpointInterval: *f.checkpointInterval,
 	}, reg)
-	apps := newAppBuilder(coll, logger)
+	apps := newAppBuilder(coll, timapi.NewMetrics(reg), logger)
 	apps.stats = newStatPollers(reg, log.With(logger, "component", "statistics"))
 	defer apps.stats.stop()
 	if err := apps.apply(reloader.Current()); err != nil {

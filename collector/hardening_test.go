@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
@@ -50,5 +51,34 @@ func TestOutOfRangeStageCode(t *testing.T) {
 	}
 	if got := h.failures("oppo", "channel", "-9223372036854775808"); got != 0 {
 		t.Errorf("a made-up code was counted: %v", got)
+	}
+}
+
+// purposeTracer tells which purpose each query carries.
+type purposeTracer struct {
+	Tracer
+	got chan timapi.Purpose
+}
+
+func (p purposeTracer) Trace(ctx context.Context, id string) (*timapi.Trace, error) {
+	p.got <- timapi.PurposeOf(ctx)
+	return p.Tracer.Trace(ctx, id)
+}
+
+// TestQueriesCarryTheirPurpose: the first query of a PushID and its
+// requeries are counted apart in api_calls_total.
+func TestQueriesCarryTheirPurpose(t *testing.T) {
+	got := make(chan timapi.Purpose, 4)
+	h := newHarness(t, "", func(a *App) { a.Tracer = purposeTracer{a.Tracer, got} })
+	h.offer("p")
+	h.clock.Advance(time.Minute)
+	h.tracer.expect(t, "p").answer(trace("p", instance("i", 2, stat(ok, 0, t0))), nil) // offline unreported: requeried
+	h.idle()
+	h.clock.Advance(4 * time.Minute)
+	h.tracer.expect(t, "p").answer(trace("p", instance("i", 2, stat(ok, 0, t0))), nil)
+	for i, want := range []timapi.Purpose{timapi.PurposeFirst, timapi.PurposeRequery} {
+		if p := <-got; p != want {
+			t.Errorf("query %d: purpose %q, want %q", i, p, want)
+		}
 	}
 }

@@ -34,6 +34,7 @@ func (c *Client) call(ctx context.Context, api string, req any, decode func([]by
 		return fmt.Errorf("timapi: %s: encoding request: %w", api, err)
 	}
 	renewed, forceSig := false, false
+	purpose := PurposeOf(ctx)
 	for attempt := 1; ; attempt++ {
 		done, err := c.lim.Wait(ctx)
 		if err != nil {
@@ -45,20 +46,19 @@ func (c *Client) call(ctx context.Context, api string, req any, decode func([]by
 			return err
 		}
 		forceSig = false
+		c.metrics.called(c.app, purpose)
 		start := c.clock.Now()
 		e := c.attempt(ctx, api, body, sig, decode, done)
 		if e != nil && ctx.Err() != nil {
 			// Aborted by our caller (shutdown, deadline): says nothing about
-			// Tencent, so it is neither observed nor retried.
+			// Tencent, so its outcome is neither observed nor retried.
 			return fmt.Errorf("timapi: %s: %w", api, ctx.Err())
 		}
-		if c.obs != nil {
-			label := ""
-			if e != nil {
-				label = e.Label()
-			}
-			c.obs.ObserveAttempt(label, c.clock.Now().Sub(start))
+		label := ""
+		if e != nil {
+			label = e.Label()
 		}
+		c.metrics.observe(c.app, label, c.clock.Now().Sub(start))
 		if e == nil {
 			return nil
 		}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,16 +82,19 @@ func TestErrorClasses(t *testing.T) {
 			if got := lim.n.Load(); got != int64(len(reqs)) {
 				t.Errorf("limiter waited %d times for %d requests", got, len(reqs))
 			}
-			labels := obs.get()
-			if len(labels) != len(reqs) {
-				t.Errorf("observed %d attempts of %d", len(labels), len(reqs))
+			if n := obs.attempts(t); n != len(reqs) {
+				t.Errorf("observed %d attempts of %d", n, len(reqs))
+			}
+			failed := 0
+			for _, n := range obs.errors(t) {
+				failed += n
 			}
 			if !tt.wantErr {
 				if err != nil {
 					t.Fatalf("err = %v", err)
 				}
-				if labels[len(labels)-1] != "" {
-					t.Errorf("last attempt observed as %q", labels[len(labels)-1])
+				if failed != len(reqs)-1 {
+					t.Errorf("%d attempts counted as errors, want all but the last of %d", failed, len(reqs))
 				}
 				return
 			}
@@ -100,10 +102,8 @@ func TestErrorClasses(t *testing.T) {
 			if e.Class != tt.wantClass || e.Label() != tt.wantLabel {
 				t.Errorf("class %s label %s, want %s %s (%v)", e.Class, e.Label(), tt.wantClass, tt.wantLabel, e)
 			}
-			for i, l := range labels {
-				if l != tt.wantLabel {
-					t.Errorf("attempt %d observed as %q, want %q", i, l, tt.wantLabel)
-				}
+			if got := obs.errors(t); len(got) != 1 || got[tt.wantLabel] != len(reqs) {
+				t.Errorf("errors counted %v, want every one of %d attempts as %q", got, len(reqs), tt.wantLabel)
 			}
 			if e.Hint() == "" || !strings.Contains(e.Error(), "normal_push_trace") || !strings.Contains(e.Error(), e.Class.String()) {
 				t.Errorf("Error() = %q, Hint() = %q", e.Error(), e.Hint())
@@ -210,8 +210,8 @@ func TestStallBeyondTimeout(t *testing.T) {
 	if e.Class != ClassTransient || e.Label() != "timeout" || len(api.requests()) != 2 || lim.n.Load() != 2 {
 		t.Errorf("err %v label %s after %d requests", e, e.Label(), len(api.requests()))
 	}
-	if got := obs.get(); !slices.Equal(got, []string{"timeout", "timeout"}) {
-		t.Errorf("observed %v", got)
+	if got := obs.errors(t); len(got) != 1 || got["timeout"] != 2 {
+		t.Errorf("errors counted %v, want 2 timeouts", got)
 	}
 }
 
@@ -253,8 +253,8 @@ func TestContextCancelledDuringBackoff(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || errors.As(err, &e) {
 		t.Fatalf("err = %v, want a wrapped context.Canceled that is not an *Error", err)
 	}
-	if got := obs.get(); len(got) != len(api.requests()) {
-		t.Errorf("observed %v for %d requests", got, len(api.requests()))
+	if got := obs.attempts(t); got != len(api.requests()) {
+		t.Errorf("observed %d attempts for %d requests", got, len(api.requests()))
 	}
 }
 
@@ -269,8 +269,11 @@ func TestContextCancelledDuringRequest(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || len(api.requests()) != 1 {
 		t.Fatalf("err = %v after %d requests", err, len(api.requests()))
 	}
-	if got := obs.get(); len(got) != 0 {
-		t.Errorf("an attempt aborted by the caller was observed: %v", got)
+	if got := obs.attempts(t); got != 0 {
+		t.Errorf("an attempt aborted by the caller was observed: %d", got)
+	}
+	if got := obs.calls(t); got["other"] != 1 {
+		t.Errorf("calls counted %v, want the aborted one: it took a slot", got)
 	}
 }
 

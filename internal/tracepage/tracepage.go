@@ -203,7 +203,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.release(p.App)
-	ctx, cancel := context.WithTimeout(r.Context(), h.o.Wait)
+	ctx, cancel := context.WithTimeout(timapi.WithPurpose(r.Context(), timapi.PurposeTracePage), h.o.Wait)
 	defer cancel()
 	tr, err := tracer.Trace(ctx, p.PushID)
 	if err != nil {
