@@ -38,9 +38,10 @@ func (s *staticConfig) Reload() error {
 // per app name for the life of the process, so that a reload (new key,
 // endpoint or rate) can never reset the rate limiter and allow a burst.
 type appBuilder struct {
-	coll   *collector.Collector
-	logger log.Logger
-	stats  *statPollers // nil: no statistics polling
+	coll       *collector.Collector
+	apiMetrics *timapi.Metrics // every client's attempts, shared
+	logger     log.Logger
+	stats      *statPollers // nil: no statistics polling
 
 	mu      sync.Mutex
 	pacers  map[string]*pacer.Pacer
@@ -55,8 +56,8 @@ type pageApp struct {
 	loc    *time.Location
 }
 
-func newAppBuilder(coll *collector.Collector, logger log.Logger) *appBuilder {
-	return &appBuilder{coll: coll, logger: logger, pacers: map[string]*pacer.Pacer{}, pages: map[string]pageApp{}}
+func newAppBuilder(coll *collector.Collector, apiMetrics *timapi.Metrics, logger log.Logger) *appBuilder {
+	return &appBuilder{coll: coll, apiMetrics: apiMetrics, logger: logger, pacers: map[string]*pacer.Pacer{}, pages: map[string]pageApp{}}
 }
 
 // pageTracer is the trace page's Lookup: the app's page client and zone.
@@ -130,22 +131,21 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 			BaseURL:    a.BaseURL(),
 			Location:   a.Location(),
 			Limiter:    p,
-			Observer:   b.coll.Observer(a.Name),
+			Metrics:    b.apiMetrics,
+			App:        a.Name,
 		}
 		client, err := timapi.New(opts)
 		if err != nil {
 			return fmt.Errorf("app %s: %w", a.Name, err)
 		}
 		// The /trace page's client shares the SAME pacer, so page and
-		// background queries together never exceed rate_limit. The pacer is
-		// a token bucket of burst 1 and the app's worker makes one call at a
-		// time, so it holds at most one reservation: a page query takes the
-		// next slot after it, at most two intervals away (2 s at 1 call/s),
-		// however long the background queue is. That is its priority over
-		// the queue. (Below 0.4 call/s that exceeds the page's 5 s wait and
-		// the page may answer "busy".) One attempt only: the page reports a
-		// failure at once instead of backing off, and the user can reload.
-		// Its attempts count in the app's API metrics like any other call.
+		// background queries together never exceed rate_limit. It waits as
+		// interactive: ahead of the background queries, but within
+		// trace_page_share of the calls while they wait too. One attempt
+		// only: the page reports a failure at once instead of backing off,
+		// and the user can reload. Its attempts count in the app's API
+		// metrics like any other call.
+		opts.Limiter = p.Interactive()
 		opts.MaxAttempts = 1
 		page, err := timapi.New(opts)
 		if err != nil {
@@ -154,6 +154,7 @@ func (b *appBuilder) apply(cfg *config.Config) error {
 		pages[a.Name] = pageApp{tracer: page, loc: a.Location()}
 		names = append(names, a.Name)
 		p.SetRate(a.RateLimit)
+		p.SetShare(a.TracePageShare)
 		clients[a.Name] = client // statistics polls share the client, so its pacer
 		requery := make([]time.Duration, len(a.RequeryAfter))
 		for i, d := range a.RequeryAfter {

@@ -33,6 +33,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/demo"
 	"github.com/timpush/timpush_exporter/internal/listen"
 	"github.com/timpush/timpush_exporter/internal/store"
+	"github.com/timpush/timpush_exporter/internal/timapi"
 	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
 
@@ -135,7 +136,7 @@ func run(args []string) int {
 
 	st, err := openStore(*f.storagePath, reg, logger)
 	if err != nil {
-		level.Error(logger).Log("msg", "cannot open the state file", "path", *f.storagePath, "err", err)
+		level.Error(logger).Log("msg", "cannot open the state file; it was left as it is: fix the cause and start again", "path", *f.storagePath, "err", err)
 		return 1
 	}
 	defer st.Close()
@@ -144,7 +145,7 @@ func run(args []string) int {
 		Clock: clock.Real{}, Logger: log.With(logger, "component", "collector"),
 		Store: st, CheckpointInterval: *f.checkpointInterval,
 	}, reg)
-	apps := newAppBuilder(coll, logger)
+	apps := newAppBuilder(coll, timapi.NewMetrics(reg), logger)
 	apps.stats = newStatPollers(reg, log.With(logger, "component", "statistics"))
 	defer apps.stats.stop()
 	if err := apps.apply(reloader.Current()); err != nil {
@@ -265,7 +266,7 @@ func checkConfig(path string, logger log.Logger) int {
 func openStore(dir string, reg prometheus.Registerer, logger log.Logger) (*store.Store, error) {
 	movedAside := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: name + "_state_file_moved_aside",
-		Help: "1 when the state file was unreadable at start-up and was moved aside (counters restarted from zero).",
+		Help: "1 when the state file was corrupt at start-up and was moved aside (counters restarted from zero).",
 	})
 	reg.MustRegister(movedAside)
 	st, opened, err := store.Open(dir, store.Options{LockTimeout: 3 * time.Second})

@@ -12,10 +12,12 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
+	"github.com/timpush/timpush_exporter/internal/timapi"
 	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
 
@@ -28,7 +30,8 @@ func TestTraceRoute(t *testing.T) {
 	}
 	defer dm.Close()
 	coll := collector.New(collector.Options{}, nil)
-	apps := newAppBuilder(coll, log.NewNopLogger())
+	apiReg := prometheus.NewRegistry()
+	apps := newAppBuilder(coll, timapi.NewMetrics(apiReg), log.NewNopLogger())
 	if err := apps.apply(dm.Config); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +72,19 @@ func TestTraceRoute(t *testing.T) {
 	}
 	if res.App != "demo" || res.PushID != id || res.Instances == nil {
 		t.Errorf("JSON result %+v", res)
+	}
+	// The page's one call is counted as the page's; the collector runs no
+	// worker here.
+	if err := testutil.GatherAndCompare(apiReg, strings.NewReader(`
+# HELP timpush_exporter_api_calls_total API attempts (retries included) that took a slot of the app's rate budget, by purpose: first, requery, trace_page, statistics or other.
+# TYPE timpush_exporter_api_calls_total counter
+timpush_exporter_api_calls_total{app="demo",purpose="first"} 0
+timpush_exporter_api_calls_total{app="demo",purpose="other"} 0
+timpush_exporter_api_calls_total{app="demo",purpose="requery"} 0
+timpush_exporter_api_calls_total{app="demo",purpose="statistics"} 0
+timpush_exporter_api_calls_total{app="demo",purpose="trace_page"} 1
+`), "timpush_exporter_api_calls_total"); err != nil {
+		t.Error(err)
 	}
 
 	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/trace?app=nope&push_id=x", nil)

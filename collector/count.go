@@ -67,7 +67,7 @@ func (c *Collector) countStageLocked(st *appState, e *entry, platform string, in
 // errorCodeLocked caps the distinct error_code values of an app: vendors
 // have hundreds of codes, and an unbounded label would blow up Prometheus.
 func (c *Collector) errorCodeLocked(st *appState, code int) string {
-	s := strconv.Itoa(code)
+	s := timapi.CodeLabel(code)
 	if _, ok := st.errorCodes[s]; ok {
 		return s
 	}

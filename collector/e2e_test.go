@@ -60,7 +60,7 @@ func runAgainstSimulator(t *testing.T, pushes int, faults simulator.Faults) {
 	c := New(Options{Clock: fake, Store: st}, prometheus.NewRegistry())
 	client, err := timapi.New(timapi.Options{
 		SDKAppID: appID, Identifier: admin, SecretKey: key, BaseURL: url,
-		Limiter: pacer.New(1, fake), Clock: fake, Observer: c.Observer("e2e"),
+		Limiter: pacer.New(1, fake), Clock: fake,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,9 @@
 package collector
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/timpush/timpush_exporter/internal/exposition"
-	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
 const ns = "timpush_exporter"
@@ -76,11 +73,11 @@ var (
 		"When the served counters were last saved.", nil, nil)
 )
 
-// selfMetrics are ordinary process metrics: they reset on restart.
+// selfMetrics are ordinary process metrics: they reset on restart. The API
+// client's own (api_calls_total, api_errors_total,
+// trace_query_duration_seconds) are timapi.Metrics.
 type selfMetrics struct {
 	queries            *prometheus.CounterVec
-	apiErrors          *prometheus.CounterVec
-	queryDuration      *prometheus.HistogramVec
 	unknownApp         *prometheus.CounterVec
 	checkpointDuration prometheus.Histogram
 	checkpointFailures prometheus.Counter
@@ -92,12 +89,6 @@ func newSelfMetrics() *selfMetrics {
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "trace_queries_total",
 			Help: "Trace queries by outcome after retries: ok, error (kept, retried later), config_error (app paused), dropped (the API rejected the PushID)."},
 			[]string{"app", "result"}),
-		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "api_errors_total",
-			Help: "Failed API attempts (retries included) by error code: Tencent's ErrorCode, http_<status>, network, timeout or decode."},
-			[]string{"app", "error_code"}),
-		queryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "trace_query_duration_seconds",
-			Help: "Duration of API attempts (HTTP round trip), successful or not.", Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
-			[]string{"app"}),
 		unknownApp: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "pushids_unknown_app_total",
 			Help: "PushIDs received for an app that is not configured; ignored."}, []string{"source"}),
 		checkpointDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "checkpoint_duration_seconds",
@@ -110,7 +101,7 @@ func newSelfMetrics() *selfMetrics {
 }
 
 func (m *selfMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.queries, m.apiErrors, m.queryDuration, m.unknownApp, m.checkpointDuration, m.checkpointFailures, m.restoreSkipped}
+	return []prometheus.Collector{m.queries, m.unknownApp, m.checkpointDuration, m.checkpointFailures, m.restoreSkipped}
 }
 
 // Describe implements prometheus.Collector. It describes the persisted
@@ -159,21 +150,3 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // checkpoint saved them, rendered, sorted by name. exposition.Handler
 // serves them next to the registry; exposition.Gatherer(c) gathers them.
 func (c *Collector) Families() []*exposition.Family { return c.snap.Load().families }
-
-// Observer returns the timapi.Observer that counts an app's API attempts.
-func (c *Collector) Observer(app string) timapi.Observer {
-	return &observer{app: app, m: c.self}
-}
-
-type observer struct {
-	app string
-	m   *selfMetrics
-}
-
-func (o *observer) ObserveAttempt(errorCode string, d time.Duration) {
-	o.m.queryDuration.WithLabelValues(o.app).Observe(d.Seconds())
-	if errorCode == "" {
-		return
-	}
-	o.m.apiErrors.WithLabelValues(o.app, errorCode).Inc()
-}

@@ -37,6 +37,10 @@ func (c *Collector) work(ctx context.Context, st *appState) {
 		now := c.clock.Now()
 		e, nextDue := st.queue.next(now)
 		tracer := st.cfg.Tracer
+		purpose := timapi.PurposeFirst // the API's call counts by purpose
+		if e != nil && e.step > 0 {
+			purpose = timapi.PurposeRequery
+		}
 		c.mu.Unlock()
 		if e == nil {
 			var wait time.Duration = time.Hour
@@ -54,7 +58,7 @@ func (c *Collector) work(ctx context.Context, st *appState) {
 			c.mu.Unlock()
 			continue
 		}
-		tr, err := tracer.Trace(ctx, e.pushID)
+		tr, err := tracer.Trace(timapi.WithPurpose(ctx, purpose), e.pushID)
 		pause = c.handle(ctx, st, e, tr, err, pause)
 		if ctx.Err() != nil {
 			return
@@ -130,7 +134,7 @@ func (c *Collector) handle(ctx context.Context, st *appState, e *entry, tr *tima
 		level.Warn(c.logger).Log("msg", "dropping a PushID the API rejects", "app", app, "push_id", e.pushID, "err", err)
 		c.dropLocked(st, e, "rejected")
 		return 0
-	default:
+	default: // transient, rate limited, and (for now) ClassUnexpectedReply: the PushID is kept
 		c.self.queries.WithLabelValues(app, "error").Inc()
 		e.failures++
 		if int(e.failures) >= c.opts.MaxFailures {

@@ -72,7 +72,7 @@ func budgetRun(o *options, rl float64, warm, dur time.Duration) (row, error) {
 	reg := prometheus.NewRegistry()
 	c := collector.New(collector.Options{Store: st}, reg)
 	client, err := timapi.New(timapi.Options{SDKAppID: simAppID, Identifier: simAdmin, SecretKey: simKey,
-		BaseURL: "http://" + ln.Addr().String(), Limiter: pacer.New(rl, clock.Real{}), Observer: c.Observer(benchAppTag)})
+		BaseURL: "http://" + ln.Addr().String(), Limiter: pacer.New(rl, clock.Real{}), Metrics: timapi.NewMetrics(reg), App: benchAppTag})
 	if err != nil {
 		return row{}, err
 	}

@@ -119,7 +119,7 @@ func fidelityRun(dir string, v fidelityVariant, changeAt, total time.Duration) (
 	tr := &inflightTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
 	client, err := timapi.New(timapi.Options{SDKAppID: simAppID, Identifier: simAdmin, SecretKey: simKey, BaseURL: url,
 		HTTPClient: &http.Client{Transport: tr, Timeout: 30 * time.Second},
-		Limiter:    pacer.New(1, fake), Clock: fake, Observer: c.Observer(benchAppTag)})
+		Limiter:    pacer.New(1, fake), Clock: fake, Metrics: timapi.NewMetrics(reg), App: benchAppTag})
 	if err != nil {
 		return nil, err
 	}
