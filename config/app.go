@@ -36,6 +36,9 @@ type App struct {
 	// StatisticsInterval is how often the unsampled totals and loss reasons
 	// are polled; 0 turns polling off.
 	StatisticsInterval model.Duration `yaml:"statistics_interval"`
+	// TracePageShare is the most of the rate_limit calls that /trace page
+	// lookups take while background queries wait too, in (0, 1).
+	TracePageShare float64 `yaml:"trace_page_share"`
 
 	loc *time.Location // Timezone, loaded by validation
 }
@@ -51,6 +54,7 @@ var DefaultApp = App{
 	MaxPending:   100000,
 
 	StatisticsInterval: model.Duration(10 * time.Minute),
+	TracePageShare:     0.5,
 }
 
 // Limits enforced by validation.
@@ -194,6 +198,9 @@ func (a *App) validate(path string, c *checker) {
 	}
 	if a.StatisticsInterval != 0 && time.Duration(a.StatisticsInterval) < MinStatisticsInterval {
 		c.errorf(path+".statistics_interval", "must be 0 (off) or >= %s, got %s", model.Duration(MinStatisticsInterval), a.StatisticsInterval)
+	}
+	if !(a.TracePageShare > 0 && a.TracePageShare < 1) {
+		c.errorf(path+".trace_page_share", "must be > 0 and < 1, got %g", a.TracePageShare)
 	}
 }
 

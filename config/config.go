@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -67,12 +68,12 @@ func Decode(r io.Reader, baseDir string) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, ErrEmpty
 		}
-		return nil, err
+		return nil, redactYAML(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, err
+			return nil, redactYAML(err)
 		}
 		return nil, fmt.Errorf("line %d: a second YAML document; the config must be one document", extra.Line)
 	}
@@ -84,12 +85,41 @@ func Decode(r io.Reader, baseDir string) (*Config, error) {
 	}
 	cfg := &Config{}
 	if err := root.Decode(cfg); err != nil {
-		return nil, err
+		return nil, redactYAML(err)
 	}
 	if err := errors.Join(cfg.validate(baseDir), cfg.validateErrorReasons()); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// yamlQuotes finds the parts of yaml.v3's errors that quote the file's
+// text outside of keys, and can hold a secret: the name of an alias (an
+// inline secret_key: *abc… is the alias abc…) or anchor, and a value that
+// does not fit an explicit tag. checkNode rejects secrets of the wrong shape
+// before the decoder could quote them; these come earlier, or from where
+// the decoder does not say which field it was decoding.
+var yamlQuotes = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`unknown anchor '(?s:.*)' referenced`),
+		"unknown anchor referenced (a value that starts with * is an alias in YAML: quote it)"},
+	{regexp.MustCompile(`anchor '(?s:.*)' value contains itself`), "an anchor's value contains itself"},
+	{regexp.MustCompile("cannot decode (\\S+) `(?s:.*)` as a (\\S+)"), "cannot decode a $1 value as a $3"},
+}
+
+// redactYAML rewrites an error of yaml.v3 so that it quotes no value from
+// the file (see yamlQuotes). Other errors keep their text.
+func redactYAML(err error) error {
+	msg := err.Error()
+	for _, q := range yamlQuotes {
+		msg = q.re.ReplaceAllString(msg, q.with)
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 // String returns the configuration as YAML, secrets shown as <secret>.

@@ -55,6 +55,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"timezone-empty", "apps[0].timezone: required, e.g. Asia/Shanghai"},
 		{"max-pending", "apps[0].max_pending: must be > 0, got 0"},
 		{"statistics-interval", "apps[0].statistics_interval: must be 0 (off) or >= 1m, got 10s"},
+		{"trace-page-share", "apps[0].trace_page_share: must be > 0 and < 1, got 1"},
 		{"file-path-missing", "sources.files[0].path: required"},
 		{"file-path-pattern", `sources.files[0].path: "/var/log/push[.log": syntax error in pattern`},
 		{"file-path-duplicate", `sources.files[1].path: "/var/log/push.log" is already used by sources.files[0]`},
@@ -134,12 +135,12 @@ func TestLoadGood(t *testing.T) {
 			SecretKey: "prod-secret-key", SecretKeyFile: filepath.Join(dir, "keys/prod.key"),
 			RateLimit: 0.5, SampleRatio: 0.25, QueryDelay: minutes(2),
 			RequeryAfter: []model.Duration{minutes(10), minutes(60), minutes(24 * 60)},
-			Timezone:     "UTC", MaxPending: 5000, StatisticsInterval: minutes(10),
+			Timezone:     "UTC", MaxPending: 5000, StatisticsInterval: minutes(10), TracePageShare: 0.25,
 		}, {
 			Name: "staging.eu-1", SDKAppID: 20000001, Region: "tokyo", Endpoint: "http://127.0.0.1:8080/proxy/",
 			Identifier: "admin", SecretKey: "inline-staging-secret",
 			RateLimit: 1, SampleRatio: 1, QueryDelay: minutes(1), RequeryAfter: []model.Duration{},
-			Timezone: "Asia/Shanghai", MaxPending: 100000, StatisticsInterval: minutes(10),
+			Timezone: "Asia/Shanghai", MaxPending: 100000, StatisticsInterval: minutes(10), TracePageShare: 0.5,
 		}},
 		Sources: Sources{
 			Files: []FileSource{{

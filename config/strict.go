@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -16,12 +17,14 @@ var (
 	fileSourceType = reflect.TypeFor[FileSource]()
 	webhookType    = reflect.TypeFor[Webhook]()
 	durationType   = reflect.TypeFor[model.Duration]()
+	secretType     = reflect.TypeFor[config.Secret]()
 )
 
 // checkNode walks the YAML tree n that is to be decoded into a value of type
-// t and reports every mapping key that names no field, and every duration
-// that does not parse, with its line and place (path, "" for the top
-// level). Shapes that do not match t are left to the decoder's type errors.
+// t and reports every mapping key that names no field, every duration that
+// does not parse, and every secret that is not a plain string, with its
+// line and place (path, "" for the top level). Other shapes that do not
+// match t are left to the decoder's type errors.
 func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 	w := walker{seen: map[*yaml.Node]bool{}}
 	w.walk(n, t, path)
@@ -53,6 +56,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	null := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 	switch {
+	case t == secretType && null && n.Anchor != "":
+		w.secretShape(n, path) // secret_key: &abc… is an anchor on nothing
 	case null:
 	case t == durationType:
 		if n.Kind != yaml.ScalarNode {
@@ -71,6 +76,12 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 				want = "a number or auto"
 			}
 			w.shape(n, path, want)
+		}
+	case t == secretType:
+		// The decoder's errors quote tags and values: a secret that YAML
+		// reads as something else is reported here, without either.
+		if n.Kind != yaml.ScalarNode || (n.Style&yaml.TaggedStyle != 0 && n.ShortTag() != "!!str") {
+			w.secretShape(n, path)
 		}
 	case t.Kind() == reflect.String:
 		if n.Kind != yaml.ScalarNode { // what the decoder says names an internal type
@@ -99,6 +110,13 @@ func (w *walker) shape(n *yaml.Node, path, want string) {
 		path = "top level"
 	}
 	w.errs = append(w.errs, fmt.Errorf("line %d: %s: want %s, got %s", n.Line, path, want, n.ShortTag()))
+}
+
+// secretShape reports a secret that YAML does not read as a plain string,
+// showing neither its value nor its tag (either can be the secret's text).
+func (w *walker) secretShape(n *yaml.Node, path string) {
+	w.errs = append(w.errs, fmt.Errorf("line %d: %s: must be a plain string (its value is a secret and not shown); "+
+		"quote a value that starts with one of * & ! | > %% @ ` { [ ' \"", n.Line, path))
 }
 
 func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {

@@ -54,7 +54,7 @@ func (l *Ledger) countStageLocked(b *book, r ref, platform string, inst *timapi.
 	l.series.add(seriesKey{metric: mStage, app: app, platform: platform, stage: stage}, 1)
 	if res.Status == timapi.StatusFailure {
 		k := seriesKey{metric: mFailures, app: app, platform: platform, stage: stage,
-			extra:  l.errorCodeLocked(b, strconv.Itoa(res.ErrorCode)),
+			extra:  l.errorCodeLocked(b, timapi.CodeLabel(res.ErrorCode)),
 			reason: l.reasons.Reason(platform, stage, res.ErrorCode, res.ErrorInfo)}
 		l.series.add(k, 1)
 		l.series.exemplars[k] = exemplar{pushID: b.p.pushID(r), at: l.clock.Now()}

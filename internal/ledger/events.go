@@ -43,7 +43,7 @@ func (l *Ledger) countEventLocked(e *pushid.Event) {
 	if e.Failed() {
 		code := e.ErrCode
 		l.series.add(seriesKey{metric: mCallbackFailures, app: e.App, platform: platform, stage: stage,
-			extra: l.errorCodeLocked(b, pushid.CodeLabel(code)),
+			extra: l.errorCodeLocked(b, timapi.CodeLabel(int(code))), // one rule for both families
 			// The trace's stage names do not apply: PushStage's meaning is
 			// not documented. The taxonomy's stage-independent rows do.
 			reason: l.reasons.Reason(platform, "", int(code), e.ErrInfo)}, 1)

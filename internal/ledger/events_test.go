@@ -33,9 +33,9 @@ func TestCallbackEventsCountedOnceAcrossRestart(t *testing.T) {
 	h.l.Offer(source.Batch{Events: []pushid.Event{event(4, 3, 2, 0, t0)}}) // retried by Tencent
 	h.checkpoint()
 	for k, want := range map[seriesKey]float64{
-		{metric: mCallbackEvents, app: "prod", platform: "huawei", stage: "1"}:                                                    1,
-		{metric: mCallbackEvents, app: "prod", platform: "huawei", stage: "2"}:                                                    2,
-		{metric: mCallbackEvents, app: "prod", platform: "apns", stage: "2"}:                                                      1,
+		{metric: mCallbackEvents, app: "prod", platform: "huawei", stage: "1"}:                                               1,
+		{metric: mCallbackEvents, app: "prod", platform: "huawei", stage: "2"}:                                               2,
+		{metric: mCallbackEvents, app: "prod", platform: "apns", stage: "2"}:                                                 1,
 		{metric: mCallbackFailures, app: "prod", platform: "huawei", stage: "2", extra: "80300007", reason: "token_invalid"}: 1,
 	} {
 		if got := h.counter(k); got != want {

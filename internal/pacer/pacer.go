@@ -21,8 +21,16 @@
 // The server is modelled as the simulator models it: at most N calls in any
 // sliding window of W, where N/W is rate_limit (N = rate_limit and W = 1 s
 // from 1 call/s up, N = 1 and W = 1/rate_limit below). Between those
-// arrival-based checks a token bucket spreads the calls evenly, and no two
-// calls are let through less than 90 % of 1/rate_limit apart.
+// arrival-based checks the calls are spread evenly: no two are let through
+// less than 90 % of 1/rate_limit apart.
+//
+// Callers wait in a queue, not on reservations: a wait that ends early (a
+// trace page's deadline) leaves the queue and costs nothing, and the next
+// waiter takes its turn. There are two queues. Interactive waits (the trace
+// page, through Interactive) go first, but while background work waits too
+// they take at most a share of the calls (SetShare, over the last
+// shareCalls calls), so that a flood of page lookups cannot stop the
+// background queries.
 package pacer
 
 import (
@@ -31,8 +39,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/timpush/timpush_exporter/internal/clock"
 )
@@ -48,7 +54,6 @@ type Pacer struct {
 	clock clock.Clock
 
 	mu        sync.Mutex
-	lim       *rate.Limiter // spreads calls evenly, one every 1/rate
 	perWindow int           // N: calls the server accepts per window
 	window    time.Duration // W
 	rate      float64
@@ -56,6 +61,7 @@ type Pacer struct {
 	fullUntil time.Time // New's full window: no call before it
 	allowed   time.Time // when the last call let through was allowed to go
 	trips     shortestTrip
+	queue     queue // the callers waiting for their turn
 }
 
 // call is one call let through.
@@ -70,11 +76,9 @@ type call struct {
 // server had just counted a full window of calls: a process restarted right
 // after its last calls still keeps the limit.
 func New(perSecond float64, clk clock.Clock) *Pacer {
-	p := &Pacer{clock: clk, lim: rate.NewLimiter(rate.Limit(perSecond), 1)}
-	now := clk.Now()
-	p.lim.ReserveN(now, 1) // the bucket starts empty
+	p := &Pacer{clock: clk, queue: newQueue(DefaultShare)}
 	p.setWindowLocked(perSecond)
-	p.fullUntil = now.Add(p.window + Margin)
+	p.fullUntil = clk.Now().Add(p.window + Margin)
 	return p
 }
 
@@ -95,8 +99,17 @@ func (p *Pacer) setWindowLocked(perSecond float64) {
 func (p *Pacer) SetRate(perSecond float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.lim.SetLimitAt(p.clock.Now(), rate.Limit(perSecond))
 	p.setWindowLocked(perSecond)
+	p.queue.changedLocked()
+}
+
+// SetShare sets the most of the calls that interactive waits take while
+// background work waits too, a fraction in (0, 1); DefaultShare until set.
+func (p *Pacer) SetShare(share float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.queue.share = share
+	p.queue.changedLocked()
 }
 
 // Rate returns the configured calls per second.
@@ -106,8 +119,8 @@ func (p *Pacer) Rate() float64 {
 	return p.rate
 }
 
-// Wait blocks until the caller may make one call, or ctx ends. A cancelled
-// wait gives its place back.
+// Wait blocks until the caller may make one background call, or ctx ends.
+// A cancelled wait leaves the queue and costs the others nothing.
 //
 // On success the caller must report the call's outcome with done, exactly
 // once (further calls are ignored); until then the call counts as arriving
@@ -116,50 +129,67 @@ func (p *Pacer) Rate() float64 {
 // not happen. Zero for both means nothing left the process, so the call did
 // not count at the server.
 func (p *Pacer) Wait(ctx context.Context) (done func(sent, replied time.Time), err error) {
+	return p.wait(ctx, false)
+}
+
+// Interactive is a view of a Pacer whose waits are interactive: they go
+// before background ones, within the share (see SetShare). The trace page's
+// client waits through it.
+type Interactive struct{ p *Pacer }
+
+// Interactive returns the interactive view of p.
+func (p *Pacer) Interactive() Interactive { return Interactive{p} }
+
+// Wait is Pacer.Wait for an interactive call.
+func (i Interactive) Wait(ctx context.Context) (done func(sent, replied time.Time), err error) {
+	return i.p.wait(ctx, true)
+}
+
+func (p *Pacer) wait(ctx context.Context, interactive bool) (func(sent, replied time.Time), error) {
 	p.mu.Lock()
-	now := p.clock.Now()
-	r := p.lim.ReserveN(now, 1)
-	p.mu.Unlock()
-	slot := now.Add(r.DelayFrom(now))
-	if err := p.sleep(ctx, slot.Sub(now), nil); err != nil {
-		p.mu.Lock()
-		r.CancelAt(p.clock.Now())
-		p.mu.Unlock()
-		return nil, err
-	}
+	w := p.queue.addLocked(interactive)
 	for {
-		p.mu.Lock()
 		now := p.clock.Now()
 		free, inFlight := p.windowFreeLocked(now)
-		at := latest(slot, free, p.spacedLocked())
-		if inFlight == nil && !at.After(now) {
+		at := latest(free, p.spacedLocked())
+		turn := p.queue.nextLocked() == w
+		if turn && inFlight == nil && !at.After(now) {
 			c := &call{done: make(chan struct{})}
 			p.calls = append(p.calls, c)
 			p.allowed = latest(at, now.Add(-p.catchUpLocked()))
+			p.queue.releaseLocked(w)
 			p.mu.Unlock()
 			return func(sent, replied time.Time) { p.finish(c, sent, replied) }, nil
 		}
+		// Every waiter, not only the one whose turn it is, sleeps on the
+		// clock until the next call may go (and wakes early when the queue
+		// changes): a fake clock then sees each waiting caller on a timer,
+		// which the tests that step time when all callers wait rely on.
+		changed := p.queue.changed
 		p.mu.Unlock()
-		if err := p.sleep(ctx, at.Sub(now), inFlight); err != nil {
-			return nil, err // the bucket's slot has passed: nothing to give back
+		err := p.sleep(ctx, at.Sub(now), inFlight, changed)
+		p.mu.Lock()
+		if err != nil {
+			p.queue.removeLocked(w)
+			p.mu.Unlock()
+			return nil, err
 		}
 	}
 }
 
 // spacedLocked is when the next call will be one interval (1/rate) after
-// the moment the last call let through was allowed to go. The bucket alone
-// would let a caller that waited long for the window be followed at once
-// by the next: fine for a server that counts calls per second, not for one
-// that spaces them. Spacing from when the last call was allowed rather than
+// the moment the last call let through was allowed to go. The window alone
+// would let a caller that waited long for it be followed at once by the
+// next: fine for a server that counts calls per window, not for one that
+// spaces them. Spacing from when the last call was allowed rather than
 // from when it went lets a caller that woke up a little late be followed on
 // time (up to catchUpLocked), so that wake-up delays are not lost from the
-// budget. Less a microsecond, so that rounding between the bucket's
-// interval and this one never costs a sleep.
+// budget.
 func (p *Pacer) spacedLocked() time.Time {
 	if p.allowed.IsZero() || p.rate <= 0 {
 		return time.Time{}
 	}
-	return p.allowed.Add(p.intervalLocked() - time.Microsecond)
+	return p.allowed.Add(p.intervalLocked())
 }
 
 // catchUpLocked is how much of a late wake-up the next call may make up:
@@ -234,36 +264,38 @@ func (p *Pacer) finish(c *call, sent, replied time.Time) {
 	close(c.done)
 }
 
-// sleep waits for d, or for ch to be closed when ch is not nil.
-func (p *Pacer) sleep(ctx context.Context, d time.Duration, ch <-chan struct{}) error {
-	if ch == nil && d <= 0 {
-		return nil
-	}
+// sleep waits for d (when positive), for inFlight to be closed when it is
+// not nil (then instead of d), or for changed to be closed, whichever comes
+// first.
+func (p *Pacer) sleep(ctx context.Context, d time.Duration, inFlight, changed <-chan struct{}) error {
 	var fired <-chan time.Time
-	if ch == nil {
+	if inFlight == nil && d > 0 {
 		t := p.clock.NewTimer(d)
 		defer t.Stop()
 		fired = t.C()
 	}
 	select {
 	case <-fired:
-		return nil
-	case <-ch:
-		return nil
+	case <-inFlight:
+	case <-changed:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return nil
 }
 
-// Delay reports how long a call made now would wait, without reserving,
-// leaving out any wait for the outcome of calls still in flight.
+// Delay estimates how long a background call made now would wait: until
+// the window has room and the spacing allows, plus one interval for each
+// call already waiting. It leaves out any wait for the outcome of calls
+// still in flight.
 func (p *Pacer) Delay() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
-	r := p.lim.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	r.CancelAt(now)
 	free, _ := p.windowFreeLocked(now)
-	return max(d, latest(free, p.spacedLocked()).Sub(now))
+	d := max(0, latest(free, p.spacedLocked()).Sub(now))
+	if p.rate > 0 {
+		d += time.Duration(p.queue.lenLocked()) * p.intervalLocked()
+	}
+	return d
 }

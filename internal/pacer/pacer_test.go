@@ -212,14 +212,28 @@ func TestWindowHoldsWithLateWakeUps(t *testing.T) {
 		r.done(r.at, r.at)
 		at = append(at, r.at)
 	}
-	for i := 5; i < len(at); i++ {
-		if span := at[i].Sub(at[i-5]); span < time.Second+Margin {
-			t.Fatalf("calls %d..%d span %v: six calls inside one second", i-5, i, span)
+	checkLimit(t, at, 5)
+}
+
+// checkLimit fails t if the calls let through at the times in at (replies
+// at once, so arrival is release) ever put more than the limit of a pacer
+// of perSecond calls per second inside one window plus Margin, or two
+// calls closer than 90 % of 1/perSecond.
+func checkLimit(t *testing.T, at []time.Time, perSecond float64) {
+	t.Helper()
+	n, window := int(perSecond), time.Second
+	if perSecond < 1 {
+		n, window = 1, time.Duration(float64(time.Second)/perSecond)
+	}
+	for i := n; i < len(at); i++ {
+		if span := at[i].Sub(at[i-n]); span < window+Margin {
+			t.Fatalf("calls %d..%d span %v: %d calls inside one window of %v", i-n, i, span, n+1, window)
 		}
 	}
+	minGap := time.Duration(float64(time.Second) / perSecond * 0.9)
 	for i := 1; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-1]); gap < 180*time.Millisecond-time.Microsecond {
-			t.Fatalf("calls %d and %d only %v apart at 5 calls/s", i-1, i, gap)
+		if gap := at[i].Sub(at[i-1]); gap < minGap {
+			t.Fatalf("calls %d and %d only %v apart at %v calls/s", i-1, i, gap, perSecond)
 		}
 	}
 }
@@ -302,9 +316,5 @@ func TestWakeUpDelaysAreMadeUp(t *testing.T) {
 	if share := 400 / at[400].Sub(at[0]).Seconds() / 20; share < 0.995 {
 		t.Fatalf("%.4f of the rate with 1 ms late wake-ups, want at least 0.995", share)
 	}
-	for i := 1; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-1]); gap < 45*time.Millisecond-time.Microsecond {
-			t.Fatalf("calls %d and %d only %v apart at 20 calls/s", i-1, i, gap)
-		}
-	}
+	checkLimit(t, at, 20)
 }

@@ -2,7 +2,6 @@ package pushid
 
 import (
 	"math"
-	"strconv"
 	"time"
 )
 
@@ -31,14 +30,6 @@ const ErrCodeOutOfRange = math.MinInt64
 
 // Failed reports whether the event is a failure (ErrCode ≠ 0).
 func (e *Event) Failed() bool { return e.ErrCode != 0 }
-
-// CodeLabel is the error_code label value of an event's ErrCode.
-func CodeLabel(code int64) string {
-	if code == ErrCodeOutOfRange {
-		return "out_of_range"
-	}
-	return strconv.FormatInt(code, 10)
-}
 
 // Count is how many PushIDs of one app a source read, sampled or not,
 // duplicates included: timpush_exporter_pushids_received_total.

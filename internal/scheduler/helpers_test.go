@@ -24,8 +24,9 @@ type funcTracer struct {
 }
 
 type call struct {
-	id, purpose string
-	at          time.Time
+	id      string
+	purpose timapi.Purpose
+	at      time.Time
 }
 
 func (f *funcTracer) Trace(ctx context.Context, id string) (*timapi.Trace, error) {

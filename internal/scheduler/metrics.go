@@ -31,9 +31,9 @@ func newMetrics() *metrics {
 
 // init makes an app's series exist from the start, at 0.
 func (m *metrics) init(app string) {
-	for _, p := range []string{timapi.PurposeFirst, timapi.PurposeRequery} {
-		m.outcomes.WithLabelValues(app, p)
-		m.yielding.WithLabelValues(app, p)
+	for _, p := range []timapi.Purpose{timapi.PurposeFirst, timapi.PurposeRequery} {
+		m.outcomes.WithLabelValues(app, string(p))
+		m.yielding.WithLabelValues(app, string(p))
 	}
 }
 

@@ -18,8 +18,8 @@ func deliveredNeverClicked(id string, _ time.Time) (*timapi.Trace, error) {
 	return &timapi.Trace{PushID: id, Instances: []timapi.Instance{inst(3, timapi.StageDevice)}}, nil
 }
 
-func (h *harness) callsSince(from time.Time) map[string]int {
-	out := map[string]int{}
+func (h *harness) callsSince(from time.Time) map[timapi.Purpose]int {
+	out := map[timapi.Purpose]int{}
 	for _, c := range h.tracer.calls {
 		if !c.at.Before(from) {
 			out[c.purpose]++
@@ -110,10 +110,10 @@ func TestFirstQueryBeatsRequery(t *testing.T) {
 	if last := h.tracer.calls[len(h.tracer.calls)-1]; last.id != "id-1" || last.purpose != timapi.PurposeRequery {
 		t.Fatalf("then made %+v, want id-1's requery", last)
 	}
-	if got := testutil.ToFloat64(h.s.metrics.outcomes.WithLabelValues("a", timapi.PurposeFirst)); got != 6 {
+	if got := testutil.ToFloat64(h.s.metrics.outcomes.WithLabelValues("a", string(timapi.PurposeFirst))); got != 6 {
 		t.Errorf("outcomes of first queries = %v, want 6 (im, offline, channel of two pushes)", got)
 	}
-	if got := testutil.ToFloat64(h.s.metrics.yielding.WithLabelValues("a", timapi.PurposeRequery)); got != 0 {
+	if got := testutil.ToFloat64(h.s.metrics.yielding.WithLabelValues("a", string(timapi.PurposeRequery))); got != 0 {
 		t.Errorf("requeries that yielded = %v, want 0 (nothing new)", got)
 	}
 }

@@ -187,7 +187,7 @@ func (w *worker) step(ctx context.Context) (time.Time, bool) {
 }
 
 // handle applies the outcome of one query.
-func (w *worker) handle(ctx context.Context, work ledger.Work, purpose string, tr *timapi.Trace, err error) {
+func (w *worker) handle(ctx context.Context, work ledger.Work, purpose timapi.Purpose, tr *timapi.Trace, err error) {
 	m, l, now := w.s.metrics, w.s.ledger, w.s.clock.Now()
 	if err == nil {
 		m.queries.WithLabelValues(w.name, "ok").Inc()
@@ -195,9 +195,9 @@ func (w *worker) handle(ctx context.Context, work ledger.Work, purpose string, t
 		w.pause, w.unexpected = 0, 0
 		res := l.Done(work, tr)
 		w.learn.learn(now, work.Step, res)
-		m.outcomes.WithLabelValues(w.name, purpose).Add(float64(res.New))
+		m.outcomes.WithLabelValues(w.name, string(purpose)).Add(float64(res.New))
 		if res.New > 0 {
-			m.yielding.WithLabelValues(w.name, purpose).Inc()
+			m.yielding.WithLabelValues(w.name, string(purpose)).Inc()
 		}
 		if _, auto := w.config(); auto != nil && work.Step == 0 {
 			auto.firstDone()

@@ -70,15 +70,21 @@ func (s *Server) buildApps(cfg *config.Config) (*appSet, error) {
 			Location:   a.Location(),
 			Limiter:    p,
 			Clock:      s.clock,
+			Metrics:    s.apiMetrics,
+			App:        a.Name,
 		}
 		client, err := timapi.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("app %s: %w", a.Name, err)
 		}
 		// The /trace page's client shares the SAME pacer, so that page and
-		// background queries together never exceed rate_limit. One attempt
+		// background queries together never exceed rate_limit. It waits as
+		// interactive: ahead of the background queries, but within
+		// trace_page_share of the calls while they wait too. One attempt
 		// only: the page reports a failure at once instead of backing off,
-		// and the user can reload.
+		// and the user can reload. Its attempts count in the app's API
+		// metrics like any other call.
+		opts.Limiter = p.Interactive()
 		opts.MaxAttempts = 1
 		page, err := timapi.New(opts)
 		if err != nil {
@@ -113,6 +119,7 @@ func (s *Server) applyApps(cfg *config.Config, set *appSet) {
 	s.apps.mu.Lock()
 	for _, a := range cfg.Apps {
 		set.pacers[a.Name].SetRate(a.RateLimit)
+		set.pacers[a.Name].SetShare(a.TracePageShare)
 	}
 	s.apps.pacers = set.pacers
 	s.apps.pages, s.apps.names, s.apps.reasons = set.pages, set.names, set.reasons

@@ -36,6 +36,7 @@ import (
 	"github.com/timpush/timpush_exporter/internal/source"
 	"github.com/timpush/timpush_exporter/internal/statistics"
 	"github.com/timpush/timpush_exporter/internal/store"
+	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
 // Options configure a Server.
@@ -72,7 +73,8 @@ type Server struct {
 	apps        apps
 	files       files
 	fileMetrics *source.FileMetrics
-	webhook     *webhook // nil: none configured
+	apiMetrics  *timapi.Metrics // every client's attempts
+	webhook     *webhook        // nil: none configured
 	pollers     pollers
 	health      *health
 	handler     http.Handler
@@ -132,6 +134,7 @@ func (s *Server) build(cfg *config.Config) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	s.fileMetrics = source.NewFileMetrics(s.o.Registry)
+	s.apiMetrics = timapi.NewMetrics(s.o.Registry)
 	set, err := s.buildApps(cfg)
 	if err != nil {
 		return err

@@ -23,7 +23,7 @@ func openStore(dir string, reg prometheus.Registerer, logger log.Logger) (*store
 	}
 	st, opened, err := store.Open(dir, store.Options{LockTimeout: 3 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("state file in %s: %w", dir, err)
+		return nil, fmt.Errorf("cannot open the state file; it was left as it is: fix the cause and start again: %w", err)
 	}
 	if opened.MovedAside != "" {
 		movedAside.Set(1)

@@ -1,14 +1,15 @@
 // Package store keeps the exporter's state in one bbolt file: a small
 // transactional key/value layer with named buckets. It hides how the file is
-// opened (lock timeout, corrupt files moved aside) and how a batch of writes
-// becomes one fsync'd transaction. What the keys and values mean is the
-// caller's business.
+// opened (lock timeout; a corrupt file is moved aside, a file that cannot be
+// read is left alone) and how a batch of writes becomes one fsync'd
+// transaction. What the keys and values mean is the caller's business.
 package store
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the state file's name inside the storage directory.
@@ -36,6 +38,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now names moved-aside corrupt files; default time.Now.
 	Now func() time.Time
+	// OpenFile opens the state file, for the check and for bbolt; default
+	// os.OpenFile. Tests inject permission and I/O errors through it.
+	OpenFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 // Opened reports what Open had to do.
@@ -43,13 +48,18 @@ type Opened struct {
 	// MovedAside is the new name of a corrupt state file that was renamed
 	// so that the exporter could start fresh; empty when nothing was moved.
 	MovedAside string
-	// Cause is why the file was judged corrupt.
+	// Cause is why the file was judged corrupt; it wraps ErrCorrupt.
 	Cause error
 }
 
-// Open opens (creating if needed) the state file in dir. A file that cannot
-// be read as a bbolt database is renamed to state.db.corrupt-<timestamp>
-// and a fresh one is created; the caller logs that loudly.
+// Open opens (creating if needed) the state file in dir.
+//
+// A file whose bytes are not a usable bbolt database (ErrCorrupt: bad meta
+// pages, truncated, empty, failing bbolt's page check) is renamed to
+// state.db.corrupt-<timestamp> and a fresh one is created; the caller logs
+// that loudly. Any other error (permission denied, read-only file system,
+// an I/O error, the lock held by another process) is returned and the file
+// is left as it is: it may well hold good state.
 func Open(dir string, o Options) (*Store, Opened, error) {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = 3 * time.Second
@@ -57,48 +67,102 @@ func Open(dir string, o Options) (*Store, Opened, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.OpenFile == nil {
+		o.OpenFile = os.OpenFile
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, Opened{}, fmt.Errorf("create storage directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	s, err := open(path, o.LockTimeout)
-	if err == nil {
-		if cerr := s.verify(); cerr == nil {
-			return s, Opened{}, nil
-		} else {
-			s.db.Close()
-			err = cerr
-		}
-	}
-	if errors.Is(err, ErrLocked) {
+	opened, err := moveAsideIfCorrupt(path, o)
+	if err != nil {
 		return nil, Opened{}, err
 	}
-	moved := fmt.Sprintf("%s.corrupt-%s", path, o.Now().UTC().Format("20060102T150405Z"))
-	if rerr := os.Rename(path, moved); rerr != nil {
-		return nil, Opened{}, fmt.Errorf("state file %s is unreadable (%v) and could not be moved aside: %w", path, err, rerr)
+	s, err := open(path, o)
+	if errors.Is(err, ErrCorrupt) && opened.MovedAside == "" {
+		// bbolt found what the check before mapping cannot see (a damaged
+		// page inside the file). Its lock is released by now; another
+		// exporter starting in this very instant is not guarded against.
+		if opened, err = moveAside(path, err, o.Now); err != nil {
+			return nil, Opened{}, err
+		}
+		s, err = open(path, o)
 	}
-	s, err2 := open(path, o.LockTimeout)
-	if err2 != nil {
-		return nil, Opened{}, err2
+	if err != nil {
+		return nil, Opened{}, err
 	}
-	return s, Opened{MovedAside: moved, Cause: err}, nil
+	return s, opened, nil
 }
 
-func open(path string, timeout time.Duration) (s *Store, err error) {
+// moveAsideIfCorrupt checks an existing state file, under bbolt's lock,
+// before bbolt maps it (see checkFile), and renames it if it is corrupt.
+func moveAsideIfCorrupt(path string, o Options) (Opened, error) {
+	f, err := o.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Opened{}, nil // bbolt creates it
+	}
+	if err != nil {
+		return Opened{}, untouched(path, err)
+	}
+	defer f.Close() // releases the lock
+	if err := lockFile(f, o.LockTimeout); err != nil {
+		if errors.Is(err, ErrLocked) {
+			return Opened{}, err
+		}
+		return Opened{}, untouched(path, err)
+	}
+	cause := checkFile(f)
+	if cause == nil {
+		return Opened{}, nil
+	}
+	if !errors.Is(cause, ErrCorrupt) {
+		return Opened{}, untouched(path, cause)
+	}
+	return moveAside(path, cause, o.Now)
+}
+
+func moveAside(path string, cause error, now func() time.Time) (Opened, error) {
+	moved := fmt.Sprintf("%s.corrupt-%s", path, now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(path, moved); err != nil {
+		return Opened{}, fmt.Errorf("state file %s is corrupt (%v) and could not be moved aside: %w", path, cause, err)
+	}
+	return Opened{MovedAside: moved, Cause: cause}, nil
+}
+
+// untouched names the file and the cause of an error that is not the
+// file's content, and says that the file was kept.
+func untouched(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		err = fmt.Errorf("%s: %w", pe.Op, pe.Err) // the path is said once
+	}
+	return fmt.Errorf("cannot use state file %s (left as it is): %w", path, err)
+}
+
+// open opens the file with bbolt and walks its pages once. Format errors
+// wrap ErrCorrupt; everything else is returned through untouched.
+func open(path string, o Options) (s *Store, err error) {
 	// bbolt panics on some kinds of corruption instead of returning an error.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("open state file: %v", r)
+			s, err = nil, fmt.Errorf("%w: open: %v", ErrCorrupt, r)
 		}
 	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, OpenFile: o.OpenFile})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, ErrLocked
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+		return nil, fmt.Errorf("%w: open: %w", ErrCorrupt, err)
+	case err != nil:
+		return nil, untouched(path, err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("open state file: %w", err)
+	s = &Store{db: db, path: path}
+	if err := s.verify(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return &Store{db: db, path: path}, nil
+	return s, nil
 }
 
 // verify walks the page tree once. It is linear in the file size, which

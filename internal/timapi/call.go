@@ -34,6 +34,7 @@ func (c *Client) call(ctx context.Context, api string, req any, decode func([]by
 		return fmt.Errorf("timapi: %s: encoding request: %w", api, err)
 	}
 	renewed, forceSig := false, false
+	purpose := PurposeOf(ctx)
 	for attempt := 1; ; attempt++ {
 		done, err := c.lim.Wait(ctx)
 		if err != nil {
@@ -45,20 +46,19 @@ func (c *Client) call(ctx context.Context, api string, req any, decode func([]by
 			return err
 		}
 		forceSig = false
+		c.metrics.called(c.app, purpose)
 		start := c.clock.Now()
 		e := c.attempt(ctx, api, body, sig, decode, done)
 		if e != nil && ctx.Err() != nil {
 			// Aborted by our caller (shutdown, deadline): says nothing about
-			// Tencent, so it is neither observed nor retried.
+			// Tencent, so its outcome is neither observed nor retried.
 			return fmt.Errorf("timapi: %s: %w", api, ctx.Err())
 		}
-		if c.obs != nil {
-			label := ""
-			if e != nil {
-				label = e.Label()
-			}
-			c.obs.ObserveAttempt(label, c.clock.Now().Sub(start))
+		label := ""
+		if e != nil {
+			label = e.Label()
 		}
+		c.metrics.observe(c.app, label, c.clock.Now().Sub(start))
 		if e == nil {
 			return nil
 		}
@@ -80,7 +80,7 @@ func (c *Client) call(ctx context.Context, api string, req any, decode func([]by
 			if err := c.sleep(ctx, c.backoff.delay(attempt, e)); err != nil {
 				return fmt.Errorf("timapi: %s: %w", api, err)
 			}
-		default: // config, bad request, decode: retrying cannot help
+		default: // config, bad request, decode, unexpected reply: retrying at once cannot help
 			return e
 		}
 	}
@@ -182,8 +182,9 @@ func (c *Client) attempt(ctx context.Context, api string, body []byte, sig strin
 }
 
 // parseReply classifies a complete HTTP 200 reply body: cut-off or non-JSON
-// bodies are transient, an error envelope is classified by its code, and a
-// success is handed to decode.
+// bodies are transient, JSON of the wrong shape is ClassUnexpectedReply, an
+// error envelope is classified by its code, and a success is handed to
+// decode.
 func (c *Client) parseReply(api string, status int, data []byte, sig string, decode func([]byte) error) *Error {
 	fail := func(class Class, err error) *Error {
 		return &Error{Class: class, HTTPStatus: status, Err: err, op: api}
@@ -198,7 +199,7 @@ func (c *Client) parseReply(api string, status int, data []byte, sig string, dec
 	}
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
-		return fail(ClassDecode, fmt.Errorf("%w: %v", ErrMalformedReply, err))
+		return fail(ClassUnexpectedReply, fmt.Errorf("%w: %v", ErrUnexpectedReply, err))
 	}
 	if env.ErrorCode != 0 {
 		code := int(env.ErrorCode)
@@ -208,9 +209,9 @@ func (c *Client) parseReply(api string, status int, data []byte, sig string, dec
 		return fail(ClassTransient, fmt.Errorf("%w: ActionStatus FAIL without ErrorCode", ErrMalformedReply))
 	}
 	if err := decode(data); err != nil {
-		// Well-formed JSON of the wrong shape: the API changed or we have a
-		// bug. Retrying would get the same answer.
-		return fail(ClassDecode, fmt.Errorf("%w: %v", ErrMalformedReply, err))
+		// Well-formed JSON of the wrong shape: the API changed. Retrying at
+		// once would get the same answer; the caller keeps the item.
+		return fail(ClassUnexpectedReply, fmt.Errorf("%w: %v", ErrUnexpectedReply, err))
 	}
 	return nil
 }

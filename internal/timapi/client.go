@@ -26,12 +26,6 @@ type Limiter interface {
 	Wait(ctx context.Context) (done func(sent, replied time.Time), err error)
 }
 
-// Observer is told about each HTTP attempt. errorCode is "" on success, else
-// the Error.Label() value.
-type Observer interface {
-	ObserveAttempt(errorCode string, d time.Duration)
-}
-
 // Options configures a Client. Zero values select the documented defaults.
 type Options struct {
 	SDKAppID   int64
@@ -49,7 +43,10 @@ type Options struct {
 	Limiter    Limiter       // required
 	Clock      clock.Clock   // nil => clock.Real{}; back-off sleeps and UserSig age
 	Random     func() uint32 // nil => crypto/rand; the `random` query parameter
-	Observer   Observer      // may be nil
+	// Metrics, shared by every client of the process, counts this client's
+	// attempts under the label app=App. nil: not counted.
+	Metrics *Metrics
+	App     string // the app's name; required with Metrics
 	// MaxAttempts bounds the HTTP attempts of one call (default 5). A 70001
 	// renewal retry comes on top of it.
 	MaxAttempts int
@@ -79,7 +76,8 @@ type Client struct {
 	lim      Limiter
 	clock    clock.Clock
 	random   func() uint32
-	obs      Observer
+	metrics  *Metrics
+	app      string
 	attempts int
 	backoff  backoff
 	signer   *signer
@@ -100,6 +98,8 @@ func New(o Options) (*Client, error) {
 		return nil, errors.New("timapi: attempts and back-off must not be negative")
 	case o.UserSigTTL != 0 && o.UserSigTTL < time.Minute:
 		return nil, fmt.Errorf("timapi: UserSig TTL %s is shorter than 1m", o.UserSigTTL)
+	case o.Metrics != nil && o.App == "":
+		return nil, errors.New("timapi: Metrics need the App name")
 	}
 	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" ||
@@ -115,7 +115,8 @@ func New(o Options) (*Client, error) {
 		lim:      o.Limiter,
 		clock:    o.Clock,
 		random:   o.Random,
-		obs:      o.Observer,
+		metrics:  o.Metrics,
+		app:      o.App,
 		attempts: o.MaxAttempts,
 		backoff:  backoff{base: o.BaseBackoff, max: o.MaxBackoff},
 	}
@@ -131,6 +132,7 @@ func New(o Options) (*Client, error) {
 	if c.random == nil {
 		c.random = cryptoRandom
 	}
+	c.metrics.initApp(c.app)
 	if c.attempts == 0 {
 		c.attempts = DefaultMaxAttempts
 	}

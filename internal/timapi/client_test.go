@@ -31,8 +31,8 @@ func TestRequestShape(t *testing.T) {
 		}
 	}
 	reqs := api.requests()
-	if len(reqs) != 2 || lim.n.Load() != 2 || len(obs.get()) != 2 {
-		t.Fatalf("%d requests, %d waits, %d observed", len(reqs), lim.n.Load(), len(obs.get()))
+	if len(reqs) != 2 || lim.n.Load() != 2 || obs.attempts(t) != 2 {
+		t.Fatalf("%d requests, %d waits, %d observed", len(reqs), lim.n.Load(), obs.attempts(t))
 	}
 	for i, r := range reqs {
 		if r.method != http.MethodPost || r.path != "/v4/timpush/normal_push_trace" {

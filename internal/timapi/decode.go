@@ -3,7 +3,9 @@ package timapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -14,8 +16,15 @@ import (
 // object where a number belongs) is still an error: that is a changed API,
 // not sloppiness, and must not be read as zeros.
 
-// flexInt accepts 1, "1", 1.0, "" and null (the last two as 0).
+// flexInt accepts 1, "1", 1.0, "" and null (the last two as 0). A number
+// that is not an integer of int64's range (1.5, 1e300, "NaN", "Inf") becomes
+// outOfRange: converting it would give a platform-defined value
+// (1e300 became -9223372036854775808), and a code of that value is labelled
+// out_of_range (CodeLabel).
 type flexInt int64
+
+// outOfRange stands for a number that is not an integer of int64's range.
+const outOfRange = math.MinInt64
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
@@ -39,8 +48,14 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	x, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
+	if err != nil && !errors.Is(err, strconv.ErrRange) { // 1e999 is +Inf with ErrRange
 		return fmt.Errorf("not a number: %.40q", b)
+	}
+	// 2^63 is exactly representable and just out of range, so the bounds
+	// are compared as floats that way round.
+	if x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64 {
+		*f = outOfRange
+		return nil
 	}
 	*f = flexInt(x)
 	return nil

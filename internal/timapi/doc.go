@@ -2,7 +2,9 @@
 // (v4/timpush/...). It hides request signing (UserSig), the query parameters,
 // lenient decoding of replies, the classification of error codes, and the
 // retry policy. Every attempt, including retries, first waits on the app's
-// rate limiter, so the client can never exceed the configured call rate.
+// rate limiter, so the client can never exceed the configured call rate,
+// and is counted in Metrics: by purpose (WithPurpose), by error code, and
+// by duration.
 //
 // It knows nothing of the collector or of where PushIDs come from.
 package timapi

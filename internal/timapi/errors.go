@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -31,13 +32,19 @@ const (
 	// ClassBadRequest: Tencent rejected this particular request (e.g. a
 	// PushID it does not accept). Never retried; drop the item.
 	ClassBadRequest
-	// ClassDecode: Tencent could not parse our request (60002/60003), or its
-	// well-formed reply did not fit the documented shape. A bug on one side
-	// or the other; never retried.
+	// ClassDecode: Tencent could not parse our request (60002/60003): a bug
+	// on our side. Never retried; drop the item.
 	ClassDecode
+	// ClassUnexpectedReply: a well-formed JSON reply that does not fit the
+	// documented shape (an object where a list belongs, a stage that is a
+	// string). Tencent changed the API or has a fault; the request itself
+	// was fine, so the item should be kept and tried again later, and the
+	// app paused if it persists. Not retried by the client: at once, the
+	// same request gets the same answer. Its Label is "unexpected_reply".
+	ClassUnexpectedReply
 )
 
-var classNames = [...]string{"transient", "rate_limited", "usersig_expired", "config", "bad_request", "decode"}
+var classNames = [...]string{"transient", "rate_limited", "usersig_expired", "config", "bad_request", "decode", "unexpected_reply"}
 
 func (c Class) String() string {
 	if c < 0 || int(c) >= len(classNames) {
@@ -47,9 +54,28 @@ func (c Class) String() string {
 }
 
 // ErrMalformedReply is wrapped by an *Error whose reply body could not be
-// understood (not JSON, cut off by a proxy, or the wrong shape). Its Label is
-// "decode".
+// read (not JSON, or cut off by a proxy). Its Label is "decode".
 var ErrMalformedReply = errors.New("malformed reply")
+
+// ErrUnexpectedReply is wrapped by an *Error of ClassUnexpectedReply.
+var ErrUnexpectedReply = errors.New("reply of an unexpected shape")
+
+// LabelOutOfRange is the error_code label of a code that is not an integer
+// in the 32-bit range: see CodeLabel.
+const LabelOutOfRange = "out_of_range"
+
+// CodeLabel is the `error_code` label value of an API or stage error code:
+// the number, or LabelOutOfRange when it is outside the 32-bit range.
+// Tencent's and the vendors' codes fit; decoding gives a code that is
+// not an integer (1.5, NaN, Inf, 1e300) a value outside that range too, so
+// one rule covers all of them. api_errors_total and the stage counters both
+// label codes through it.
+func CodeLabel(code int) string {
+	if code < math.MinInt32 || code > math.MaxInt32 {
+		return LabelOutOfRange
+	}
+	return strconv.Itoa(code)
+}
 
 // Error is a failed API call. It never contains the secret key or the
 // UserSig: network errors are rebuilt without the request URL.
@@ -72,7 +98,7 @@ func (e *Error) Error() string {
 	}
 	switch {
 	case e.Code != 0:
-		fmt.Fprintf(&b, "error code %d", e.Code)
+		fmt.Fprintf(&b, "error code %s", CodeLabel(e.Code))
 		if d := Describe(e.Code); d != "" {
 			fmt.Fprintf(&b, " (%s)", d)
 		}
@@ -94,15 +120,18 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Label is the value of the `error_code` metric label: the numeric code, or
-// "http_<status>", "decode", "timeout" or "network" for failures that carry
-// no code. The set is small and bounded by Tencent's code table.
+// Label is the value of the `error_code` metric label: the numeric code
+// (CodeLabel), or "http_<status>", "unexpected_reply", "decode", "timeout"
+// or "network" for failures that carry no code. The set is small and
+// bounded by Tencent's code table.
 func (e *Error) Label() string {
 	switch {
 	case e.Code != 0:
-		return strconv.Itoa(e.Code)
+		return CodeLabel(e.Code)
 	case e.HTTPStatus != 0 && e.HTTPStatus != 200:
 		return "http_" + strconv.Itoa(e.HTTPStatus)
+	case errors.Is(e.Err, ErrUnexpectedReply):
+		return "unexpected_reply"
 	case errors.Is(e.Err, ErrMalformedReply):
 		return "decode"
 	case isTimeout(e.Err):
@@ -147,7 +176,7 @@ func (e *Error) Hint() string {
 	switch e.Class {
 	case ClassRateLimited:
 		return "Tencent rate-limited the app: lower its call rate or look for other clients using the same app"
-	case ClassDecode:
+	case ClassUnexpectedReply:
 		return "the reply did not have the documented shape: the API may have changed, please report it"
 	}
 	switch e.Label() {

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/timpush/timpush_exporter/internal/clock"
 )
 
@@ -133,28 +136,87 @@ func (l *countingLimiter) done() []wireReport {
 	return append([]wireReport(nil), l.reports...)
 }
 
-// recObserver records the label of each observed attempt.
-type recObserver struct {
-	mu     sync.Mutex
-	labels []string
+// testApp is the app label of the clients testOptions builds.
+const testApp = "test"
+
+// recMetrics is a Metrics on a registry of its own, to read back what the
+// client counted.
+type recMetrics struct {
+	*Metrics
+	reg *prometheus.Registry
 }
 
-func (o *recObserver) ObserveAttempt(code string, _ time.Duration) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.labels = append(o.labels, code)
+func newRecMetrics() *recMetrics {
+	reg := prometheus.NewRegistry()
+	return &recMetrics{Metrics: NewMetrics(reg), reg: reg}
 }
 
-func (o *recObserver) get() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]string(nil), o.labels...)
+// family returns the metrics of the family name, for app testApp.
+func (r *recMetrics) family(t *testing.T, name string) []*dto.Metric {
+	t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*dto.Metric
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.Metric {
+			if label(m, "app") == testApp {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// attempts is how many attempts had their outcome observed.
+func (r *recMetrics) attempts(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, m := range r.family(t, "timpush_exporter_trace_query_duration_seconds") {
+		n += int(m.GetHistogram().GetSampleCount())
+	}
+	return n
+}
+
+// errors is api_errors_total by error_code.
+func (r *recMetrics) errors(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, m := range r.family(t, "timpush_exporter_api_errors_total") {
+		out[label(m, "error_code")] = int(m.GetCounter().GetValue())
+	}
+	return out
+}
+
+// calls is api_calls_total by purpose, leaving out zeros.
+func (r *recMetrics) calls(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, m := range r.family(t, "timpush_exporter_api_calls_total") {
+		if v := int(m.GetCounter().GetValue()); v != 0 {
+			out[label(m, "purpose")] = v
+		}
+	}
+	return out
 }
 
 // testOptions returns options for a client of api with a fake clock, a
-// counting limiter and a recording observer.
-func testOptions(api *fakeAPI, clk *clock.Fake) (Options, *countingLimiter, *recObserver) {
-	lim, obs := &countingLimiter{}, &recObserver{}
+// counting limiter and metrics of its own.
+func testOptions(api *fakeAPI, clk *clock.Fake) (Options, *countingLimiter, *recMetrics) {
+	lim, obs := &countingLimiter{}, newRecMetrics()
 	return Options{
 		SDKAppID:   testAppID,
 		Identifier: testIdent,
@@ -162,7 +224,8 @@ func testOptions(api *fakeAPI, clk *clock.Fake) (Options, *countingLimiter, *rec
 		BaseURL:    api.URL,
 		Limiter:    lim,
 		Clock:      clk,
-		Observer:   obs,
+		Metrics:    obs.Metrics,
+		App:        testApp,
 	}, lim, obs
 }
 

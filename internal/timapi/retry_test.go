@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +38,11 @@ func TestErrorClasses(t *testing.T) {
 		{"HTML from a proxy", []reply{okReply(`<html>busy</html>`)}, max, ClassTransient, "decode", true},
 		{"empty body", []reply{okReply(``)}, max, ClassTransient, "decode", true},
 		{"FAIL without code", []reply{okReply(`{"ActionStatus":"FAIL","ErrorCode":0}`)}, max, ClassTransient, "decode", true},
-		{"valid JSON, wrong shape", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":0,"InstanceTrace":"none"}`)}, 1, ClassDecode, "decode", true},
-		{"envelope wrong shape", []reply{okReply(`["OK"]`)}, 1, ClassDecode, "decode", true},
+		{"valid JSON, wrong shape", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":0,"InstanceTrace":"none"}`)}, 1, ClassUnexpectedReply, "unexpected_reply", true},
+		{"InstanceTrace an object", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":0,"InstanceTrace":{"InstanceId":"1"}}`)}, 1, ClassUnexpectedReply, "unexpected_reply", true},
+		{"a stage a string", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":0,"InstanceTrace":[{"IMCommitStat":{"IMStat":"ok"}}]}`)}, 1, ClassUnexpectedReply, "unexpected_reply", true},
+		{"envelope wrong shape", []reply{okReply(`["OK"]`)}, 1, ClassUnexpectedReply, "unexpected_reply", true},
+		{"code out of range", []reply{okReply(`{"ActionStatus":"FAIL","ErrorCode":1e300}`)}, max, ClassTransient, "out_of_range", true},
 		{"unknown code", []reply{codeReply(12345)}, max, ClassTransient, "12345", true},
 		{"code as string", []reply{okReply(`{"ActionStatus":"FAIL","ErrorCode":"60007"}`)}, max, ClassRateLimited, "60007", true},
 		{"code without FAIL", []reply{okReply(`{"ActionStatus":"OK","ErrorCode":90045}`)}, 1, ClassConfig, "90045", true},
@@ -80,16 +82,19 @@ func TestErrorClasses(t *testing.T) {
 			if got := lim.n.Load(); got != int64(len(reqs)) {
 				t.Errorf("limiter waited %d times for %d requests", got, len(reqs))
 			}
-			labels := obs.get()
-			if len(labels) != len(reqs) {
-				t.Errorf("observed %d attempts of %d", len(labels), len(reqs))
+			if n := obs.attempts(t); n != len(reqs) {
+				t.Errorf("observed %d attempts of %d", n, len(reqs))
+			}
+			failed := 0
+			for _, n := range obs.errors(t) {
+				failed += n
 			}
 			if !tt.wantErr {
 				if err != nil {
 					t.Fatalf("err = %v", err)
 				}
-				if labels[len(labels)-1] != "" {
-					t.Errorf("last attempt observed as %q", labels[len(labels)-1])
+				if failed != len(reqs)-1 {
+					t.Errorf("%d attempts counted as errors, want all but the last of %d", failed, len(reqs))
 				}
 				return
 			}
@@ -97,10 +102,8 @@ func TestErrorClasses(t *testing.T) {
 			if e.Class != tt.wantClass || e.Label() != tt.wantLabel {
 				t.Errorf("class %s label %s, want %s %s (%v)", e.Class, e.Label(), tt.wantClass, tt.wantLabel, e)
 			}
-			for i, l := range labels {
-				if l != tt.wantLabel {
-					t.Errorf("attempt %d observed as %q, want %q", i, l, tt.wantLabel)
-				}
+			if got := obs.errors(t); len(got) != 1 || got[tt.wantLabel] != len(reqs) {
+				t.Errorf("errors counted %v, want every one of %d attempts as %q", got, len(reqs), tt.wantLabel)
 			}
 			if e.Hint() == "" || !strings.Contains(e.Error(), "normal_push_trace") || !strings.Contains(e.Error(), e.Class.String()) {
 				t.Errorf("Error() = %q, Hint() = %q", e.Error(), e.Hint())
@@ -207,8 +210,8 @@ func TestStallBeyondTimeout(t *testing.T) {
 	if e.Class != ClassTransient || e.Label() != "timeout" || len(api.requests()) != 2 || lim.n.Load() != 2 {
 		t.Errorf("err %v label %s after %d requests", e, e.Label(), len(api.requests()))
 	}
-	if got := obs.get(); !slices.Equal(got, []string{"timeout", "timeout"}) {
-		t.Errorf("observed %v", got)
+	if got := obs.errors(t); len(got) != 1 || got["timeout"] != 2 {
+		t.Errorf("errors counted %v, want 2 timeouts", got)
 	}
 }
 
@@ -250,24 +253,31 @@ func TestContextCancelledDuringBackoff(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || errors.As(err, &e) {
 		t.Fatalf("err = %v, want a wrapped context.Canceled that is not an *Error", err)
 	}
-	if got := obs.get(); len(got) != len(api.requests()) {
-		t.Errorf("observed %v for %d requests", got, len(api.requests()))
+	if got := obs.attempts(t); got != len(api.requests()) {
+		t.Errorf("observed %d attempts for %d requests", got, len(api.requests()))
 	}
 }
 
 func TestContextCancelledDuringRequest(t *testing.T) {
-	api := newFakeAPI(t, nil, reply{stall: true})
+	api := newFakeAPI(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	api.onRequest = func(int, recorded) reply {
+		cancel() // the caller gives up while the request is at the server
+		return reply{stall: true}
+	}
 	o, _, obs := testOptions(api, nil)
 	o.Clock = nil
 	c := mustNew(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
 	_, err := c.Trace(ctx, "p")
-	if !errors.Is(err, context.DeadlineExceeded) || len(api.requests()) != 1 {
+	if !errors.Is(err, context.Canceled) || len(api.requests()) != 1 {
 		t.Fatalf("err = %v after %d requests", err, len(api.requests()))
 	}
-	if got := obs.get(); len(got) != 0 {
-		t.Errorf("an attempt aborted by the caller was observed: %v", got)
+	if got := obs.attempts(t); got != 0 {
+		t.Errorf("an attempt aborted by the caller was observed: %d", got)
+	}
+	if got := obs.calls(t); got["other"] != 1 {
+		t.Errorf("calls counted %v, want the aborted one: it took a slot", got)
 	}
 }
 

@@ -96,7 +96,7 @@ func (c *Client) Statistics(ctx context.Context, start, end time.Time) (*Statist
 		return nil, err
 	}
 	var s *Statistics
-	err = c.call(ctx, "normal_push_statistics", req, func(body []byte) error {
+	err = c.call(WithPurpose(ctx, PurposeStatistics), "normal_push_statistics", req, func(body []byte) error {
 		var w statisticsWire
 		if err := json.Unmarshal(body, &w); err != nil {
 			return err
@@ -171,7 +171,7 @@ func (c *Client) Loss(ctx context.Context, start, end time.Time) (*Loss, error) 
 		return nil, err
 	}
 	var l *Loss
-	err = c.call(ctx, "normal_push_loss", req, func(body []byte) error {
+	err = c.call(WithPurpose(ctx, PurposeStatistics), "normal_push_loss", req, func(body []byte) error {
 		var w struct {
 			ReadyToSendLoss, PostSendDeliveredLoss                 lossList
 			PlatformReadyToSendLoss, PlatformPostSendDeliveredLoss lossList

@@ -114,7 +114,7 @@ func TestSiblingErrorsUseTheSamePolicy(t *testing.T) {
 	api2 := newFakeAPI(t, clk, okReply(`{"ActionStatus":"OK","ErrorCode":0,"TotalCount":{"a":1}}`))
 	o.BaseURL = api2.URL
 	_, err = mustNew(t, o).Statistics(context.Background(), t0, t0.Add(time.Hour))
-	if e := asError(t, err); e.Class != ClassDecode || e.Label() != "decode" {
+	if e := asError(t, err); e.Class != ClassUnexpectedReply || e.Label() != "unexpected_reply" {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -13,7 +13,10 @@
 // no error for unknown, too recent or expired PushIDs); 400 bad input; 404
 // unknown app; 502 the API answered with an error or could not be reached;
 // 503 the app's call budget did not free up, or the call did not finish,
-// within Options.Wait, or Tencent said the app calls too often.
+// within Options.Wait, or Tencent said the app calls too often, or
+// Options.MaxInFlight lookups of the app are already running (answered at
+// once: waiting lookups would only crowd the app's budget). Every 503 has
+// a Retry-After.
 //
 // JSON of a 200:
 //
@@ -37,9 +40,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -67,11 +73,17 @@ type Options struct {
 	// Describe, if set, gives the human meaning of a stage failure; when it
 	// is nil or returns "", the page shows Tencent's ErrorInfo.
 	Describe func(platform, stage string, code int, info string) string
-	Logger   log.Logger
+	// MaxInFlight bounds the lookups of one app running at once (default
+	// DefaultMaxInFlight); more get 503 at once.
+	MaxInFlight int
+	Logger      log.Logger
 }
 
 // DefaultWait is Options.Wait when it is zero.
 const DefaultWait = 5 * time.Second
+
+// DefaultMaxInFlight is Options.MaxInFlight when it is zero.
+const DefaultMaxInFlight = 2
 
 // maxForm bounds a POSTed form; a PushID is at most pushid.MaxLen bytes.
 const maxForm = 16 << 10
@@ -80,6 +92,9 @@ const maxForm = 16 << 10
 func New(o Options) http.Handler {
 	if o.Wait <= 0 {
 		o.Wait = DefaultWait
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -90,16 +105,45 @@ func New(o Options) http.Handler {
 	if o.Lookup == nil {
 		o.Lookup = func(string) (Tracer, *time.Location, bool) { return nil, nil, false }
 	}
-	return &handler{o: o}
+	return &handler{o: o, inFlight: map[string]int{}}
 }
 
-type handler struct{ o Options }
+type handler struct {
+	o Options
+
+	mu       sync.Mutex
+	inFlight map[string]int // lookups running, per app (configured apps only)
+}
+
+// acquire counts a lookup of app in, unless MaxInFlight already run.
+func (h *handler) acquire(app string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inFlight[app] >= h.o.MaxInFlight {
+		return false
+	}
+	h.inFlight[app]++
+	return true
+}
+
+func (h *handler) release(app string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inFlight[app]--; h.inFlight[app] <= 0 {
+		delete(h.inFlight, app)
+	}
+}
+
+// retryAfter is the Retry-After of a 503: one wait's worth of seconds.
+func (h *handler) retryAfter() string {
+	return strconv.Itoa(int(math.Ceil(h.o.Wait.Seconds())))
+}
 
 // Problem is the "error" object of a failed request.
 type Problem struct {
 	Message   string `json:"message"`
 	ErrorCode int    `json:"error_code,omitempty"` // Tencent's ErrorCode
-	Label     string `json:"label,omitempty"`      // the error_code metric label: code, http_<status>, timeout, network, decode
+	Label     string `json:"label,omitempty"`      // the error_code metric label: code, http_<status>, timeout, network, decode, unexpected_reply
 	Meaning   string `json:"meaning,omitempty"`
 	ErrorInfo string `json:"error_info,omitempty"` // Tencent's text, as received
 	Hint      string `json:"hint,omitempty"`       // what to check
@@ -152,7 +196,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Zone = zoneName(loc)
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.o.Wait)
+	if !h.acquire(p.App) {
+		w.Header().Set("Retry-After", h.retryAfter())
+		h.reply(w, p, http.StatusServiceUnavailable, &Problem{Message: fmt.Sprintf(
+			"Budget busy, try again in a few seconds: %d lookups of this app are already running.", h.o.MaxInFlight)})
+		return
+	}
+	defer h.release(p.App)
+	ctx, cancel := context.WithTimeout(timapi.WithPurpose(r.Context(), timapi.PurposeTracePage), h.o.Wait)
 	defer cancel()
 	tr, err := tracer.Trace(ctx, p.PushID)
 	if err != nil {
@@ -162,7 +213,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, prob := h.problem(ctx, err)
 		level.Warn(h.o.Logger).Log("msg", "trace page query failed", "app", p.App, "push_id", p.PushID, "status", status, "err", err)
 		if status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Retry-After", h.retryAfter())
 		}
 		h.reply(w, p, status, prob)
 		return
@@ -212,7 +263,10 @@ func (h *handler) problem(ctx context.Context, err error) (int, *Problem) {
 		p.Meaning = fmt.Sprintf("HTTP status %d from the API or a proxy in between", ae.HTTPStatus)
 		p.Message = "The API could not be queried."
 	case p.Label == "decode":
-		p.Meaning = "the reply was cut off, not JSON, or not of the documented shape"
+		p.Meaning = "the reply was cut off or not JSON"
+		p.Message = "The API's reply could not be read."
+	case ae.Class == timapi.ClassUnexpectedReply:
+		p.Meaning = "the reply was JSON but not of the documented shape"
 		p.Message = "The API's reply could not be read."
 	default:
 		p.Meaning = "the API could not be reached"

@@ -266,6 +266,21 @@ func TestAPIErrors(t *testing.T) {
 			wantErr: Problem{Message: "The API could not be queried.", Label: "http_502", Meaning: "HTTP status 502 from the API or a proxy in between", Hint: "the API or a proxy returned an HTTP error: usually temporary"},
 		},
 		{
+			name:    "cut-off reply",
+			err:     &timapi.Error{Class: timapi.ClassTransient, HTTPStatus: 200, Err: fmt.Errorf("%w: cut off", timapi.ErrMalformedReply)},
+			status:  http.StatusBadGateway,
+			want:    []string{"<code>decode</code>: the reply was cut off or not JSON"},
+			wantErr: Problem{Message: "The API's reply could not be read.", Label: "decode", Meaning: "the reply was cut off or not JSON", Hint: "the reply was cut off or not JSON: a proxy or a network failure in between"},
+		},
+		{
+			name:   "reply of the wrong shape",
+			err:    &timapi.Error{Class: timapi.ClassUnexpectedReply, HTTPStatus: 200, Err: fmt.Errorf("%w: InstanceTrace is an object", timapi.ErrUnexpectedReply)},
+			status: http.StatusBadGateway,
+			want:   []string{"<code>unexpected_reply</code>: the reply was JSON but not of the documented shape"},
+			wantErr: Problem{Message: "The API's reply could not be read.", Label: "unexpected_reply", Meaning: "the reply was JSON but not of the documented shape",
+				Hint: "the reply did not have the documented shape: the API may have changed, please report it"},
+		},
+		{
 			name:    "network error text is not shown",
 			err:     &timapi.Error{Class: timapi.ClassTransient, Err: errors.New("dial tcp: " + secret)},
 			status:  http.StatusBadGateway,

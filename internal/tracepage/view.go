@@ -47,6 +47,7 @@ type Stage struct {
 	DelaySeconds *float64 `json:"delay_seconds"` // EventTime - PushTime; null if either is unknown
 
 	Title     string `json:"-"` // "Vendor channel"
+	CodeText  string `json:"-"` // ErrorCode as the metrics label it (timapi.CodeLabel)
 	Note      string `json:"-"` // status text shown on the page
 	TimeText  string `json:"-"`
 	DelayText string `json:"-"` // "+2.3s", "+6d 6h"
@@ -112,7 +113,8 @@ func buildInstance(in *timapi.Instance, loc *time.Location, describe describer) 
 
 func buildStage(s timapi.Stage, in *timapi.Instance, loc *time.Location, describe describer) Stage {
 	r := in.Stages[s]
-	st := Stage{Stage: s.String(), Title: stageTitles[s], ErrorCode: r.ErrorCode, ErrorInfo: r.ErrorInfo}
+	st := Stage{Stage: s.String(), Title: stageTitles[s], ErrorCode: r.ErrorCode, ErrorInfo: r.ErrorInfo,
+		CodeText: timapi.CodeLabel(r.ErrorCode)}
 	switch r.Status {
 	case timapi.StatusSuccess:
 		st.Status, st.Note = StatusSuccess, "success"
@@ -154,7 +156,7 @@ func summarize(stages []Stage) (text, class string) {
 		case StatusFailure:
 			text := "failed at " + st.Title
 			if st.ErrorCode != 0 {
-				text += fmt.Sprintf(" (%d)", st.ErrorCode)
+				text += " (" + st.CodeText + ")"
 			}
 			return text, "fail"
 		case StatusSuccess:
