@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -25,12 +24,12 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
-	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
+	"github.com/timpush/timpush_exporter/internal/logging"
 	"github.com/timpush/timpush_exporter/internal/store"
 	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
@@ -68,31 +67,17 @@ func parseFlags(args []string) (*flags, error) {
 	return f, err
 }
 
-func newLogger(lvl, format string) log.Logger {
-	var l log.Logger
-	if format == "json" {
-		l = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
-	} else {
-		l = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
-	}
-	l = level.NewFilter(l, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
-}
-
-// newSlogger bridges exporter-toolkit's slog output into our go-kit logger,
-// so there is one logger. slog adds its own time and source, and the level
-// filter of logger still applies.
-func newSlogger(logger log.Logger) *slog.Logger {
-	return slog.New(sloggokit.NewGoKitHandler(logger, nil))
-}
-
 func run(args []string) int {
 	f, err := parseFlags(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	logger := newLogger(*f.logLevel, *f.logFormat)
+	logger, err := logging.New(os.Stderr, *f.logLevel, *f.logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	if *f.configCheck {
 		return checkConfig(*f.configFile, logger)
 	}
@@ -177,7 +162,7 @@ func run(args []string) int {
 		go func() { defer streams.Done(); dm.Stream(ctx, coll) }()
 	}
 
-	slogger := newSlogger(logger)
+	slogger := logging.Slog(logger)
 	srv := &http.Server{
 		Handler: routes(*f.telemetryPath, reg, coll, reloader, &ready, dm != nil, tracepage.New(tracepage.Options{
 			Lookup: apps.pageTracer, Apps: apps.appNames, Describe: apps.describe,

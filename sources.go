@@ -16,6 +16,7 @@ import (
 
 	"github.com/timpush/timpush_exporter/config"
 	"github.com/timpush/timpush_exporter/internal/clock"
+	"github.com/timpush/timpush_exporter/internal/logging"
 	"github.com/timpush/timpush_exporter/internal/source"
 )
 
@@ -141,7 +142,7 @@ func (s *sources) startWebhook(wc *config.Webhook) error {
 	s.mu.Lock()
 	s.webhook, s.whDone = srv, done
 	s.mu.Unlock()
-	slogger := newSlogger(log.With(s.logger, "listener", "webhook"))
+	slogger := logging.Slog(log.With(s.logger, "listener", "webhook"))
 	go func() {
 		defer close(done)
 		if err := web.ListenAndServe(srv, flags, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
