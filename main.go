@@ -27,6 +27,7 @@ import (
 
 	"github.com/timpush/timpush_exporter/collector"
 	"github.com/timpush/timpush_exporter/config"
+	"github.com/timpush/timpush_exporter/internal/buildinfo"
 	"github.com/timpush/timpush_exporter/internal/clock"
 	"github.com/timpush/timpush_exporter/internal/demo"
 	"github.com/timpush/timpush_exporter/internal/logging"
@@ -39,7 +40,10 @@ const name = "timpush_exporter"
 // shutdownBudget bounds a graceful stop: SIGTERM to exit in under 5 s.
 const shutdownBudget = 4 * time.Second
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	buildinfo.Fill() // before --version and the build_info metric read it
+	os.Exit(run(os.Args[1:]))
+}
 
 type flags struct {
 	configFile, telemetryPath, storagePath, logLevel, logFormat *string
