@@ -112,7 +112,7 @@ func resolve(baseDir, path string) string {
 }
 
 // inlineSecretWarning warns when the config file itself holds a secret and
-// is readable by group or others.
+// its mode is loose (looseMode).
 func inlineSecretWarning(path string, cfg *Config) string {
 	inline := false
 	for _, a := range cfg.Apps {
@@ -123,9 +123,13 @@ func inlineSecretWarning(path string, cfg *Config) string {
 			(w.BearerToken != "" && w.BearerTokenFile == "")
 	}
 	fi, err := os.Stat(path)
-	if !inline || err != nil || fi.Mode().Perm()&0o044 == 0 {
+	if !inline || err != nil {
 		return ""
 	}
-	return fmt.Sprintf("config file %s holds inline secrets and is readable by group or others (mode %#o); "+
-		"use *_file keys or chmod 600", path, fi.Mode().Perm())
+	loose := looseMode(fi.Mode().Perm())
+	if loose == "" {
+		return ""
+	}
+	return fmt.Sprintf("config file %s holds inline secrets and is %s (mode %#o); "+
+		"use *_file keys or chmod 600", path, loose, fi.Mode().Perm())
 }
