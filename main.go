@@ -54,17 +54,19 @@ type flags struct {
 
 func parseFlags(args []string) (*flags, error) {
 	app := kingpin.New(name, "Prometheus exporter for Tencent Cloud Chat push delivery (normal_push_trace).")
+	// Declared group by group (config, storage, web, log), as kingpin
+	// prints them in this order in --help.
 	f := &flags{
 		configFile:         app.Flag("config.file", "Configuration file.").Default(name + ".yml").String(),
 		configCheck:        app.Flag("config.check", "Validate the configuration file and exit (0 valid, 1 invalid).").Bool(),
 		demo:               app.Flag("demo", "Run against a built-in simulator of the Tencent API with synthetic pushes; needs no config or account.").Bool(),
-		telemetryPath:      app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
 		storagePath:        app.Flag("storage.path", "Directory of the state file (positions, pending PushIDs, counters).").Default("data/").String(),
 		checkpointInterval: app.Flag("storage.checkpoint-interval", "How often state is saved (and served counters advance).").Default("1s").Duration(),
-		logLevel:           app.Flag("log.level", "Only log messages with this severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error"),
-		logFormat:          app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").Enum("logfmt", "json"),
+		telemetryPath:      app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
 	}
 	f.web = kingpinflag.AddFlags(app, ":9846")
+	f.logLevel = app.Flag("log.level", "Only log messages with this severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+	f.logFormat = app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
 	_, err := app.Parse(args)

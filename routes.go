@@ -72,6 +72,7 @@ func routes(telemetryPath string, reg *prometheus.Registry, saved exposition.Sou
 			Links: []web.LandingLinks{
 				{Address: telemetryPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
 				{Address: "/trace", Text: "Push trace", Description: "the trace of one push, queried now"},
 			},
 		})

@@ -19,7 +19,8 @@ import (
 	"github.com/timpush/timpush_exporter/internal/tracepage"
 )
 
-// TestTraceRoute follows a user from the landing page's form to /trace,
+// TestTraceRoute follows a user from the landing page (its links to health,
+// readiness and the trace page, and its form) to /trace,
 // through the app builder's page client and the demo's simulator.
 func TestTraceRoute(t *testing.T) {
 	dm, err := demo.Start(clock.Real{})
@@ -43,7 +44,8 @@ func TestTraceRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, landing := doPage(t, req)
-	for _, want := range []string{`<form action="/trace">`, `name="app"`, `name="push_id"`} {
+	for _, want := range []string{`<form action="/trace">`, `name="app"`, `name="push_id"`,
+		`<a href="/-/ready">`, `<a href="/-/healthy">`, `<a href="/trace">`} {
 		if !strings.Contains(landing, want) {
 			t.Errorf("landing page lacks %s:\n%s", want, landing)
 		}

@@ -6,6 +6,7 @@ package exporter
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -19,19 +20,27 @@ import (
 // buildArgs to go build (e.g. -buildvcs=true), and returns the binary's path.
 func Build(t testing.TB, dir string, buildArgs ...string) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go command is not on PATH: cannot build the exporter")
 	}
+	bin, err := BuildErr(dir, buildArgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// BuildErr is Build for callers without a test, such as a TestMain.
+func BuildErr(dir string, buildArgs ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bin := filepath.Join(dir, "timpush_exporter")
 	args := append([]string{"build", "-o", bin}, buildArgs...)
-	cmd := exec.CommandContext(ctx, goBin, append(args, "github.com/timpush/timpush_exporter")...)
+	cmd := exec.CommandContext(ctx, "go", append(args, "github.com/timpush/timpush_exporter")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return bin
+	return bin, nil
 }
 
 // Process is a running exporter.
