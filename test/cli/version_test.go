@@ -74,6 +74,7 @@ func TestVersion(t *testing.T) {
 		if !strings.Contains(ver, head[:12]) {
 			t.Errorf("--version: version %q does not name commit %s", ver, head[:12])
 		}
+		t.Logf("version %q, revision %q (git rev-parse HEAD %s)", ver, rev, head)
 	}
 
 	labels := buildInfo(t, bin)
