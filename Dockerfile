@@ -3,10 +3,9 @@
 # timpush_exporter: a static binary on a distroless, non-root base.
 #
 #   docker build -t timpush_exporter \
-#     --build-arg VERSION=$(git describe --tags --always) \
+#     --build-arg VERSION=$(cat VERSION) \
 #     --build-arg REVISION=$(git rev-parse HEAD) \
-#     --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) \
-#     --build-arg BUILD_DATE=$(date -u +%Y%m%d-%H:%M:%S) .
+#     --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) .
 #   docker run -p 9846:9846 timpush_exporter --demo
 #
 # State (--storage.path) lives in the /data volume; 9846 serves /metrics,
@@ -17,26 +16,24 @@ ARG GO_VERSION=1.26
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS builder
 ARG TARGETOS
 ARG TARGETARCH
-ARG VERSION=0.0.0-dev
-ARG REVISION=unknown
-ARG BRANCH=unknown
-ARG BUILD_USER=docker
-ARG BUILD_DATE=unknown
+# Empty build arguments keep the Makefile's defaults (VERSION file, git,
+# the builder's user and the time); a revision still unknown then is filled
+# at start-up from what the go command recorded.
+ARG VERSION
+ARG REVISION
+ARG BRANCH
+ARG BUILD_USER
+ARG BUILD_DATE
 
 WORKDIR /src
 # Dependencies first, so that a source change does not download them again.
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build \
-      -trimpath -buildvcs=false \
-      -ldflags "-s -w \
-        -X github.com/prometheus/common/version.Version=${VERSION} \
-        -X github.com/prometheus/common/version.Revision=${REVISION} \
-        -X github.com/prometheus/common/version.Branch=${BRANCH} \
-        -X github.com/prometheus/common/version.BuildUser=${BUILD_USER} \
-        -X github.com/prometheus/common/version.BuildDate=${BUILD_DATE}" \
-      -o /out/timpush_exporter . \
+# make build: the same flags and version stamps as .promu.yml.
+RUN GOOS=${TARGETOS} GOARCH=${TARGETARCH} make build BINARY=/out/timpush_exporter \
+      ${VERSION:+VERSION="$VERSION"} ${REVISION:+REVISION="$REVISION"} ${BRANCH:+BRANCH="$BRANCH"} \
+      ${BUILD_USER:+BUILD_USER="$BUILD_USER"} ${BUILD_DATE:+BUILD_DATE="$BUILD_DATE"} \
  && mkdir -p /out/data
 
 # static-debian12:nonroot: CA certificates and time zone data (the trace API

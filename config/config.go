@@ -142,7 +142,7 @@ func resolve(baseDir, path string) string {
 }
 
 // inlineSecretWarning warns when the config file itself holds a secret and
-// is readable by group or others.
+// its mode is loose (looseMode).
 func inlineSecretWarning(path string, cfg *Config) string {
 	inline := false
 	for _, a := range cfg.Apps {
@@ -153,9 +153,27 @@ func inlineSecretWarning(path string, cfg *Config) string {
 			(w.BearerToken != "" && w.BearerTokenFile == "")
 	}
 	fi, err := os.Stat(path)
-	if !inline || err != nil || fi.Mode().Perm()&0o044 == 0 {
+	if !inline || err != nil {
 		return ""
 	}
-	return fmt.Sprintf("config file %s holds inline secrets and is readable by group or others (mode %#o); "+
-		"use *_file keys or chmod 600", path, fi.Mode().Perm())
+	loose := looseMode(fi.Mode().Perm())
+	if loose == "" {
+		return ""
+	}
+	return fmt.Sprintf("config file %s holds inline secrets and is %s (mode %#o); "+
+		"use *_file keys or chmod 600", path, loose, fi.Mode().Perm())
+}
+
+// Check loads the file at path as --config.check does: it returns the line
+// that says it is valid, or an error that says why not; warn is called for
+// each warning (never with a secret).
+func Check(path string, warn func(string)) (string, error) {
+	cfg, err := Load(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: invalid: %w", path, err)
+	}
+	for _, w := range cfg.Warnings {
+		warn(w)
+	}
+	return fmt.Sprintf("%s: OK (%d apps, %d file sources, webhook %v)", path, len(cfg.Apps), len(cfg.Sources.Files), cfg.Sources.Webhook != nil), nil
 }

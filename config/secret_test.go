@@ -19,15 +19,30 @@ func TestSecretKeyFile(t *testing.T) {
 	}{
 		{name: "private", mode: 0o600},
 		{name: "owner read-only", mode: 0o400},
-		{
-			name:     "group-readable",
-			mode:     0o640,
-			warnings: []string{"apps[0].secret_key_file %s is readable by group or others (mode 0640); chmod 600 it"},
-		},
+		// A Kubernetes Secret volume with an fsGroup: the kubelet makes it
+		// group-readable whatever defaultMode says.
+		{name: "group-readable (Kubernetes fsGroup)", mode: 0o440},
+		{name: "group-readable", mode: 0o640},
 		{
 			name:     "world-readable",
 			mode:     0o644,
-			warnings: []string{"apps[0].secret_key_file %s is readable by group or others (mode 0644); chmod 600 it"},
+			warnings: []string{"apps[0].secret_key_file %s is readable by others (mode 0644); chmod 600 it (640 or 440 if a group must read it)"},
+		},
+		{
+			name:     "group-writable",
+			mode:     0o660,
+			warnings: []string{"apps[0].secret_key_file %s is writable by group or others (mode 0660); chmod 600 it (640 or 440 if a group must read it)"},
+		},
+		{
+			name:     "world-writable",
+			mode:     0o602,
+			warnings: []string{"apps[0].secret_key_file %s is writable by group or others (mode 0602); chmod 600 it (640 or 440 if a group must read it)"},
+		},
+		{
+			name: "world-readable and group-writable",
+			mode: 0o664,
+			warnings: []string{"apps[0].secret_key_file %s is readable by others and writable by group or others (mode 0664); " +
+				"chmod 600 it (640 or 440 if a group must read it)"},
 		},
 	}
 	for _, tt := range tests {
@@ -74,7 +89,9 @@ func TestInlineSecretInReadableConfigWarns(t *testing.T) {
 		want []string
 	}{
 		{0o600, nil},
-		{0o644, []string{"config file " + path + " holds inline secrets and is readable by group or others (mode 0644); use *_file keys or chmod 600"}},
+		{0o640, nil},
+		{0o644, []string{"config file " + path + " holds inline secrets and is readable by others (mode 0644); use *_file keys or chmod 600"}},
+		{0o620, []string{"config file " + path + " holds inline secrets and is writable by group or others (mode 0620); use *_file keys or chmod 600"}},
 	} {
 		writeFile(t, path, body, tt.mode)
 		cfg, err := Load(path)

@@ -110,8 +110,26 @@ func (c *checker) secret(path, key string, inline *config.Secret, file *string, 
 		return
 	}
 	*inline = config.Secret(value)
-	if perm := fi.Mode().Perm(); perm&0o044 != 0 {
-		c.warnings = append(c.warnings, fmt.Sprintf("%s.%s %s is readable by group or others (mode %#o); chmod 600 it",
-			path, fileKey, *file, perm))
+	if loose := looseMode(fi.Mode().Perm()); loose != "" {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s.%s %s is %s (mode %#o); chmod 600 it (640 or 440 if a group must read it)",
+			path, fileKey, *file, loose, fi.Mode().Perm()))
 	}
+}
+
+// looseMode says what is wrong with the permissions of a file holding a
+// secret, or "" when nothing is. Reading by the file's group is allowed: a
+// Kubernetes Secret volume mounted with a pod fsGroup is always at least
+// group-readable (the kubelet adds g+r whatever defaultMode says), and that
+// group is the one the exporter runs in, so it is how a non-root pod reads
+// its secrets. Anyone else reading it, or anyone but the owner writing it
+// (and so choosing the secret), is worth a warning.
+func looseMode(perm os.FileMode) string {
+	var what []string
+	if perm&0o004 != 0 {
+		what = append(what, "readable by others")
+	}
+	if perm&0o022 != 0 {
+		what = append(what, "writable by group or others")
+	}
+	return strings.Join(what, " and ")
 }

@@ -329,6 +329,9 @@ func TestRules(t *testing.T) {
 func TestExamplesYAML(t *testing.T) {
 	var n int
 	err := filepath.WalkDir(examplesDir, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && e.IsDir() && e.Name() == "templates" && filepath.Base(filepath.Dir(filepath.Dir(path))) == "helm" {
+			return filepath.SkipDir // Helm templates are YAML once rendered: test/helm renders them
+		}
 		if err != nil || e.IsDir() {
 			return err
 		}

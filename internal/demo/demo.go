@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -140,3 +141,23 @@ func (d *Demo) Collect(ch chan<- prometheus.Metric) {
 
 // Close stops the simulator.
 func (d *Demo) Close() error { return d.Sim.Close() }
+
+// Setup starts the demo for an exporter whose state would go to dir: the
+// simulator, and, unless the user gave dir, a fresh temporary state
+// directory instead, so that a second demo does not inherit the first one's
+// counters. cleanup stops the simulator and removes that directory.
+func Setup(dir string, given bool) (d *Demo, stateDir string, cleanup func(), err error) {
+	d, err = Start(clock.Real{})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if given {
+		return d, dir, func() { d.Close() }, nil
+	}
+	tmp, err := os.MkdirTemp("", "timpush-demo-")
+	if err != nil {
+		d.Close()
+		return nil, "", nil, err
+	}
+	return d, tmp, func() { d.Close(); os.RemoveAll(tmp) }, nil
+}

@@ -23,6 +23,8 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/timpush/timpush_exporter/collector"
@@ -110,6 +112,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s.files = files{s: s, running: map[fileKey]*tailer{}}
 	s.pollers = pollers{s: s, coll: statistics.NewCollector(o.Registry)}
 
+	o.Registry.MustRegister(versioncollector.NewCollector(Name), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, w := range cfg.Warnings {
+		level.Warn(s.logger).Log("msg", "configuration", "warning", w)
+	}
+	if o.Demo != nil {
+		o.Registry.MustRegister(o.Demo)
+		level.Warn(s.logger).Log("msg", "DEMO MODE: all data is synthetic, produced by a built-in simulator of the Tencent API",
+			"app", o.Demo.Config.Apps[0].Name, "storage", o.StoragePath)
+	}
 	st, err := openStore(o.StoragePath, o.Registry, s.logger)
 	if err != nil {
 		return nil, err
@@ -267,7 +279,18 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 
 	s.health.setStarted(true)
-	err = g.Run()
+	done := make(chan error, 1)
+	go func() { done <- g.Run() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		level.Info(s.logger).Log("msg", "shutting down")
+		select {
+		case err = <-done:
+		case <-time.After(s.o.ShutdownBudget + time.Second):
+			return errors.New("did not stop in time; the last saved state is used on restart")
+		}
+	}
 	s.health.setStarted(false)
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -93,10 +94,7 @@ func TestPromQL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped with -short")
 	}
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus is not on PATH: install it (Debian: apt-get install prometheus) to run this test")
-	}
+	promBin := prometheusBinary(t)
 	dir := t.TempDir()
 	bin := buildExporter(t, dir)
 
@@ -194,6 +192,56 @@ scrape_configs:
 		}
 		t.Logf("empty results accepted: %s has no series (%s)", n, mayBeEmpty[n])
 	}
+}
+
+// prometheusBinary is the prometheus on PATH, which must be a 3.x release:
+// the one .ci/run installs (.ci/tools), the version compose and the
+// Kubernetes notes pin.
+func prometheusBinary(t *testing.T) string {
+	t.Helper()
+	const install = "bash .ci/run installs the pinned Prometheus 3 (or: PATH=$(bash .ci/tools prometheus):$PATH)"
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("prometheus is not on PATH; %s", install)
+		}
+		t.Skipf("prometheus is not on PATH; %s", install)
+	}
+	v, err := prometheusVersion(bin)
+	if err != nil {
+		t.Fatalf("%s: %v", bin, err)
+	}
+	if !strings.HasPrefix(v, "3.") {
+		t.Fatalf("%s is Prometheus %s; this test needs 3.x: %s", bin, v, install)
+	}
+	t.Logf("Prometheus %s (%s)", v, bin)
+	return bin
+}
+
+// prometheusVersion asks bin for its version; a go-installed build that was
+// not stamped with one is read from the module version the go command
+// recorded (v0.316.0 is Prometheus 3.16.0).
+func prometheusVersion(bin string) (string, error) {
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("--version: %v: %s", err, out)
+	}
+	if m := regexp.MustCompile(`(?m)^prometheus, version (\d\S*)`).FindSubmatch(out); m != nil {
+		return string(m[1]), nil
+	}
+	info, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		return "", fmt.Errorf("no version in --version (%q), and go version -m: %v", out, err)
+	}
+	m := regexp.MustCompile(`(?m)^\s+mod\s+github\.com/prometheus/prometheus\s+v0\.(\d)(\d\d)\.(\d+)`).FindSubmatch(info)
+	if m == nil {
+		return "", fmt.Errorf("no version in --version (%q) nor in its build info", out)
+	}
+	minor := strings.TrimLeft(string(m[2]), "0")
+	if minor == "" {
+		minor = "0"
+	}
+	return fmt.Sprintf("%s.%s.%s", m[1], minor, m[3]), nil
 }
 
 type check struct {
