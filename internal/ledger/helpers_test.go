@@ -140,9 +140,7 @@ func stat(status timapi.Status, code int, at time.Time) timapi.StageResult {
 // im, offline, channel, device, click (missing ones unreported).
 func inst(id string, p int, stages ...timapi.StageResult) timapi.Instance {
 	in := timapi.Instance{InstanceID: id, PushPlatform: p, PushTime: t0, NotificationStatus: 1}
-	for i, s := range stages {
-		in.Stages[i] = s
-	}
+	copy(in.Stages[:], stages)
 	return in
 }
 

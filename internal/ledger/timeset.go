@@ -37,8 +37,6 @@ func newTimeSet(unit time.Duration, max int, keep time.Duration) *timeSet {
 // slot is the slot of t (times before 1970 share slot 0).
 func (s *timeSet) slot(t time.Time) uint32 { return uint32(max(t.Unix(), 0) / s.unit) }
 
-func (s *timeSet) len() int { return len(s.seen) }
-
 // add records key under the slot of at and reports whether it is new.
 func (s *timeSet) add(key uint64, at time.Time) bool {
 	if _, ok := s.seen[key]; ok {
@@ -52,12 +50,6 @@ func (s *timeSet) add(key uint64, at time.Time) bool {
 		s.forgetBelow(s.oldestSlot() + 1)
 	}
 	return true
-}
-
-// has reports whether key is remembered.
-func (s *timeSet) has(key uint64) bool {
-	_, ok := s.seen[key]
-	return ok
 }
 
 // restore loads a saved key.
