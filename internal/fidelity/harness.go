@@ -157,10 +157,9 @@ func newRun(sc Scenario, o Options) (*run, error) {
 	r.ledger = ledger.New(ledger.Options{Clock: r.clock})
 	r.sched = scheduler.New(r.ledger, scheduler.Options{Clock: r.clock, OwedClicks: sc.Baseline})
 	r.reg = prometheus.NewRegistry()
-
 	client, err := timapi.New(timapi.Options{SDKAppID: sdkAppID, Identifier: identifier, SecretKey: secretKey,
 		BaseURL: "http://simulator", HTTPClient: &http.Client{Transport: handlerTransport{r.sim.Handler()}},
-		Limiter: noLimit{}, Clock: r.clock})
+		Limiter: noLimit{}, Clock: r.clock, App: appName, Metrics: timapi.NewMetrics(r.reg)})
 	if err != nil {
 		return nil, err
 	}
