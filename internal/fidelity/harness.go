@@ -171,7 +171,8 @@ func newRun(sc Scenario, o Options) (*run, error) {
 	if r.hook, err = newWebhook(r.ledger, r.clock); err != nil {
 		return nil, err
 	}
-	r.eval, err = promeval.New(promeval.Options{RuleFiles: o.RuleFiles, ServerOffsets: true, OnTransition: r.transition})
+	r.eval, err = promeval.New(promeval.Options{RuleFiles: o.RuleFiles, ServerOffsets: true, OnTransition: r.transition,
+		Retention: 25 * time.Hour}) // the callback rule compares with a day's baseline
 	if err != nil {
 		return nil, err
 	}
