@@ -27,6 +27,7 @@ var update = flag.Bool("update", false, "regenerate the files derived from the d
 const (
 	examplesDir = "../examples"
 	rulesFile   = "../examples/prometheus/alerts.yml"
+	overrides   = "../examples/prometheus/thresholds.yml"
 	rulesTest   = "../examples/prometheus/alerts_test.yml"
 	k8sRules    = "../examples/kubernetes/prometheusrule.yaml"
 	k8sDashes   = "../examples/kubernetes/dashboards.yaml"
@@ -53,6 +54,9 @@ var knownMetrics = func() map[string]bool {
 		"push_stage_unreported_total", "push_statistics_pushes", "push_loss_pushes", "push_loss_reason_info",
 		"timpush_exporter_statistics_last_success_timestamp_seconds", "timpush_exporter_statistics_polls_total",
 		"timpush_exporter_sample_ratio",
+		"push_callback_events_total", "push_callback_failures_total",
+		"timpush_exporter_api_calls_total", "timpush_exporter_query_outcomes_total",
+		"timpush_exporter_queries_with_outcomes_total",
 	} {
 		m[n] = true
 	}
@@ -256,12 +260,13 @@ type ruleFile struct {
 	Groups []struct {
 		Name  string `yaml:"name"`
 		Rules []struct {
-			Record      string            `yaml:"record"`
-			Alert       string            `yaml:"alert"`
-			Expr        string            `yaml:"expr"`
-			For         string            `yaml:"for"`
-			Labels      map[string]string `yaml:"labels"`
-			Annotations map[string]string `yaml:"annotations"`
+			Record        string            `yaml:"record"`
+			Alert         string            `yaml:"alert"`
+			Expr          string            `yaml:"expr"`
+			For           string            `yaml:"for"`
+			KeepFiringFor string            `yaml:"keep_firing_for"`
+			Labels        map[string]string `yaml:"labels"`
+			Annotations   map[string]string `yaml:"annotations"`
 		} `yaml:"rules"`
 	} `yaml:"groups"`
 }
@@ -270,6 +275,11 @@ func TestRules(t *testing.T) {
 	var rf ruleFile
 	decodeStrict(t, rulesFile, &rf)
 	recorded := map[string]bool{"up": true}
+	// The overrides are recorded by the user's thresholds.yml, which ships
+	// with examples only: TestThresholdOverrides checks that they match.
+	for name := range overrideNames(t) {
+		recorded[name] = true
+	}
 	recordRE := regexp.MustCompile(`^[a-z_]+:[a-z_]+:[a-z0-9_]+$`)
 	alerts := map[string]bool{}
 	for _, g := range rf.Groups {
@@ -538,12 +548,20 @@ func TestKubernetesConfig(t *testing.T) {
 // reasonMatcherRE finds matchers on the reason label: reason="x", reason=~"x|y", reason!="x".
 var reasonMatcherRE = regexp.MustCompile(`\breason\s*(?:=~|!~|!=|=)\s*"([^"]*)"`)
 
+// dropReasons are the reasons of timpush_exporter_pushids_dropped_total
+// (collector: every dropLocked call), a vocabulary of their own.
+var dropReasons = []string{"queue_full", "expired", "rejected", "errors", "app_removed"}
+
 // TestReasonValues checks that every reason a dashboard or rule selects is a
 // word of the exporter's vocabulary: a typo would select nothing, silently.
+// Failure reasons come from the taxonomy, drop reasons from the collector.
 func TestReasonValues(t *testing.T) {
-	known := map[string]bool{}
+	known, dropped := map[string]bool{}, map[string]bool{}
 	for _, r := range taxonomy.Reasons() {
 		known[r] = true
+	}
+	for _, r := range dropReasons {
+		dropped[r] = true
 	}
 	var exprs []string
 	qs, err := Queries()
@@ -561,10 +579,16 @@ func TestReasonValues(t *testing.T) {
 		}
 	}
 	for _, e := range exprs {
-		for _, m := range reasonMatcherRE.FindAllStringSubmatch(e, -1) {
-			for _, v := range strings.Split(m[1], "|") {
-				if !known[v] {
-					t.Errorf("%q: reason %q is not one of %q", e, v, taxonomy.Reasons())
+		for _, sel := range Selectors(e) {
+			vocabulary, words := known, taxonomy.Reasons()
+			if strings.Contains(sel, "pushids_dropped") {
+				vocabulary, words = dropped, dropReasons
+			}
+			for _, m := range reasonMatcherRE.FindAllStringSubmatch(sel, -1) {
+				for _, v := range strings.Split(m[1], "|") {
+					if !vocabulary[v] {
+						t.Errorf("%q: reason %q is not one of %q", e, v, words)
+					}
 				}
 			}
 		}

@@ -62,6 +62,12 @@ var mayBeEmpty = map[string]string{
 	"timpush_exporter_config_last_reload_success_timestamp_seconds": "demo mode has no configuration file to reload",
 	"push_stage_unreported_total": "counted when a push is finished after its last requery; the demo's last requery_after is 2m, " +
 		"so the first unreported stages appear about 3 minutes after start, later than this test waits",
+	"push_callback_events_total":   "counted only from Tencent's push callbacks (Push.OfflinePush, Push.AllMemberPush) on /webhook/tencent: a run that receives none has none",
+	"push_callback_failures_total": "counted only from failed events of Tencent's push callbacks: a run that receives none has none",
+	// Recorded by alerts.yml from the two above; the callback rules after
+	// them read nothing else.
+	"app_platform_push_stage:push_callback_events_total:increase3m":   "recorded from push_callback_events_total",
+	"app_platform_push_stage:push_callback_failures_total:increase3m": "recorded from push_callback_failures_total and the events",
 }
 
 // rareInDemo are label matchers of rules that select a rare value: a short
