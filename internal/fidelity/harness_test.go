@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-var rulesFile = "../../examples/prometheus/alerts.yml"
+var ruleFiles = []string{"../../examples/prometheus/alerts.yml", "../../examples/prometheus/thresholds.yml"}
 
 // TestChannelStepPages is the harness's short scenario: Huawei's channel
 // failures step from 8 % to 40 % two hours into a day; the shipped rules
@@ -17,7 +17,7 @@ func TestChannelStepPages(t *testing.T) {
 	res, err := Run(Scenario{Name: "channel step", Duration: 3 * time.Hour, StartHour: 10, Seed: 1,
 		Base: Base{Channel: 0.08, Device: 0.15},
 		Step: &Step{At: 2 * time.Hour, Platform: Huawei, Stage: "channel", To: 0.40}},
-		Options{RuleFiles: []string{rulesFile}, Progress: t.Logf})
+		Options{RuleFiles: ruleFiles, Progress: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
