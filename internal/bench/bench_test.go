@@ -67,7 +67,7 @@ func benchPrefix(name string) string {
 	case "startup":
 		return "start-up"
 	case "fidelity":
-		return "signal fidelity"
+		return "alerting fidelity"
 	}
 	return name
 }

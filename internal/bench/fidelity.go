@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -58,9 +59,8 @@ func fidelityCases(quick bool) []fidelityCase {
 			fidelityCase{sc: fidelity.Scenario{Name: name + ", with push callbacks", Duration: warm + after, Step: step(s.stage, s.to), Base: base, StartHour: 8, Seed: 12, Callbacks: true},
 				alerts: []string{"TimpushCallbackFailureRatioHigh"}, within: 3 * time.Minute})
 	}
-	if quick { // a smoke run: one step, one quiet stretch
-		cases = cases[:1]
-		days = 0
+	if quick { // a smoke run: half an hour of quiet traffic
+		return []fidelityCase{{sc: fidelity.Scenario{Name: "no step, 30m (smoke)", Duration: 30 * time.Minute, Base: base, StartHour: 10, Seed: 100, Callbacks: true}}}
 	}
 	cases = append(cases, fidelityCase{sc: fidelity.Scenario{Name: "before: Huawei channel step, traces only, clicks owed (earlier scheduler)",
 		Duration: warm + after, Step: step("channel", 0.40), Base: base, StartHour: 8, Seed: 11, Baseline: true},
@@ -68,9 +68,6 @@ func fidelityCases(quick bool) []fidelityCase {
 	// The quiet month, cut into as many runs as there are cores: each is a
 	// stretch of the same traffic with a seed of its own.
 	quiet, parts := time.Duration(days)*24*time.Hour, max(1, min(runtime.NumCPU(), days))
-	if quick {
-		quiet = 2 * time.Hour
-	}
 	for i := range parts {
 		cases = append(cases, fidelityCase{sc: fidelity.Scenario{Name: fmt.Sprintf("no step, %s (part %d of %d)", quiet, i+1, parts),
 			Duration: quiet / time.Duration(parts), Base: base, StartHour: 0, Seed: int64(100 + i), Callbacks: true}})
@@ -79,14 +76,13 @@ func fidelityCases(quick bool) []fidelityCase {
 }
 
 func runFidelity(o *options) ([]row, error) {
+	top, err := repositoryTop()
+	if err != nil {
+		return nil, err
+	}
 	var rules []string
 	for _, f := range fidelityRules {
-		if _, err := os.Stat(f); err == nil { // run from the repository's top
-			rules = append(rules, f)
-		}
-	}
-	if len(rules) == 0 {
-		return nil, fmt.Errorf("fidelity: %s not found: run from the repository's top directory", fidelityRules[0])
+		rules = append(rules, filepath.Join(top, f))
 	}
 	cases := fidelityCases(o.quick)
 	results := make([]*fidelity.Result, len(cases))
@@ -170,6 +166,24 @@ func quietRow(d time.Duration, falsePages map[string]int, quick bool) row {
 		r.met = verdict(worst <= 1)
 	}
 	return r
+}
+
+// repositoryTop is the directory holding go.mod, from here up.
+func repositoryTop() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("fidelity: no go.mod here or above: run from the repository")
+		}
+		dir = parent
+	}
 }
 
 func pages(m map[string]int) string {
