@@ -132,10 +132,10 @@ func TestKillAndRestart(t *testing.T) {
 	t.Logf("webhook feeder: %s", hr.stats)
 
 	good := led.goodSet()
-	s := settle(t, exp, len(good), 2*lastQuery+60*time.Second)
+	settle(t, exp, len(good), 2*lastQuery+60*time.Second)
 	mon.stop()
 	<-monDone
-	s, monotonic, err := scrapeTyped(exp.metricsAddr) // nothing changes any more
+	s, monotonic, err := scrapeTyped(exp.metricsAddr) // settled: nothing changes any more
 	if err != nil {
 		t.Fatal(err)
 	}
