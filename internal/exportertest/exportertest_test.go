@@ -74,9 +74,8 @@ func TestProcess(t *testing.T) {
 	if got := p.Addr("metrics", 10*time.Second); got != "127.0.0.1:1234" {
 		t.Errorf("Addr = %q, want 127.0.0.1:1234", got)
 	}
-	<-p.Exited()
-	if p.Err() != nil {
-		t.Errorf("exit: %v", p.Err())
+	if err := p.Wait(10 * time.Second); err != nil {
+		t.Errorf("exit: %v", err)
 	}
 	if len(p.Lines()) != 4 {
 		t.Errorf("%d lines, want 4: %q", len(p.Lines()), p.Lines())

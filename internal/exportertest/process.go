@@ -203,6 +203,23 @@ func (p *Process) Stop(within time.Duration) []string {
 	return p.Lines()
 }
 
+// Wait waits for the process to end by itself and returns how it ended
+// (nil for status 0). If it runs on past timeout, the test fails and the
+// process is killed.
+func (p *Process) Wait(timeout time.Duration) error {
+	p.t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+		return p.err
+	case <-timer.C:
+		p.Kill()
+		p.t.Fatalf("%s was still running after %s; its output:\n%s", p.name, timeout, tail(p.Lines(), 60))
+		return nil
+	}
+}
+
 // Kill sends SIGKILL and waits until the process is gone.
 func (p *Process) Kill() {
 	p.t.Helper()
