@@ -71,7 +71,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"file-max-line-bytes", "sources.files[0].max_line_bytes: must be > 0, got 0"},
 		{"webhook-listen-missing", "sources.webhook.listen_address: required, e.g. 127.0.0.1:9847"},
 		{"webhook-listen-address", "sources.webhook.listen_address: address 127.0.0.1: missing port in address"},
-		{"webhook-listen-port", `sources.webhook.listen_address: port must be a number from 1 to 65535, got "99999"`},
+		{"webhook-listen-port", `sources.webhook.listen_address: port must be a number from 0 to 65535, got "99999"`},
 		{"webhook-token-both", "sources.webhook: bearer_token and bearer_token_file are mutually exclusive, set one"},
 		{"webhook-max-body", "sources.webhook.max_body_bytes: must be > 0, got 0"},
 		{"webhook-web-config", "sources.webhook.web_config_file: stat testdata/does-not-exist-web.yml: no such file or directory"},

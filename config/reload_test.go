@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 const (
@@ -23,32 +24,14 @@ const (
 	reloadBad = "apps:\n  - {name: prod, sdkappid: 1, identifier: admin, secret_key: " + reloadSecret + ", sample_ratio: 5}\n"
 )
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newTestReloader writes content to a config file, makes a Reloader whose
 // clock reads *now, and returns it with its registry, file and log.
-func newTestReloader(t *testing.T, content string, now *time.Time) (*Reloader, *prometheus.Registry, string, *syncBuffer) {
+func newTestReloader(t *testing.T, content string, now *time.Time) (*Reloader, *prometheus.Registry, string, *exportertest.LogBuffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "timpush_exporter.yml")
 	writeFile(t, path, content, 0o600)
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &exportertest.LogBuffer{}
 	r, err := newReloader(path, reg, log.NewLogfmtLogger(logs), func() time.Time { return *now })
 	if err != nil {
 		t.Fatal(err)

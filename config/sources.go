@@ -187,8 +187,10 @@ func (w *Webhook) validate(path string, c *checker) {
 		c.errorf(path+".listen_address", "required, e.g. 127.0.0.1:9847")
 	} else if _, port, err := net.SplitHostPort(w.ListenAddress); err != nil {
 		c.errorf(path+".listen_address", "%v", err)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		c.errorf(path+".listen_address", "port must be a number from 1 to 65535, got %q", port)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		// 0 asks the kernel for a free port, as --web.listen-address does;
+		// the listener logs the port it got ("Listening on", listener=webhook).
+		c.errorf(path+".listen_address", "port must be a number from 0 to 65535, got %q", port)
 	}
 	c.secret(path, "tencent_callback_token", &w.TencentCallbackToken, &w.TencentCallbackTokenFile, false)
 	c.secret(path, "bearer_token", &w.BearerToken, &w.BearerTokenFile, false)

@@ -43,13 +43,13 @@ type series struct {
 // written without quoting (or that client_golang would reject): families
 // are declared once, like prometheus.MustNewConstMetric's descriptors.
 func NewFamily(d Desc) *Family {
-	if !model.IsValidLegacyMetricName(d.Name) {
+	if !model.LegacyValidation.IsValidMetricName(d.Name) {
 		panic(fmt.Sprintf("exposition: invalid metric name %q", d.Name))
 	}
 	f := &Family{desc: d, names: slices.Clone(d.Labels), order: make([]int, len(d.Labels))}
 	slices.Sort(f.names)
 	for i, n := range f.names {
-		if !model.LabelName(n).IsValidLegacy() || strings.HasPrefix(n, "__") || (d.Type == Histogram && n == "le") ||
+		if !model.LegacyValidation.IsValidLabelName(n) || strings.HasPrefix(n, "__") || (d.Type == Histogram && n == "le") ||
 			(i > 0 && n == f.names[i-1]) {
 			panic(fmt.Sprintf("exposition: %s: invalid or repeated label name %q", d.Name, n))
 		}
@@ -170,7 +170,7 @@ func (f *Family) render(s Sample) *series {
 // name that needs no quoting, and a timestamp that must be set).
 func validExemplar(e *Exemplar) bool {
 	year := e.Time.UTC().Year()
-	return model.LabelName(e.Label).IsValidLegacy() && !strings.HasPrefix(e.Label, "__") &&
+	return model.LegacyValidation.IsValidLabelName(e.Label) && !strings.HasPrefix(e.Label, "__") &&
 		utf8.ValidString(e.LabelValue) &&
 		utf8.RuneCountInString(e.Label)+utf8.RuneCountInString(e.LabelValue) <= prometheus.ExemplarMaxRunes &&
 		!e.Time.IsZero() && year >= 1 && year <= 9999

@@ -3,14 +3,14 @@
 package source
 
 import (
-	"bytes"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-kit/log"
+
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 // killed returns a new sink holding only the cursors s holds now: what the
@@ -56,24 +56,6 @@ func rename(t *testing.T, from, to string) {
 	if err := os.Rename(from, to); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuffer collects log output written by the Run goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // The exporter is killed after a checkpoint; while it is down the file gets
@@ -171,7 +153,7 @@ func TestFileKilledWhileDraining(t *testing.T) {
 			path := dir + "/push.path"
 			writeFile(t, path, "")
 			sink := newFileTestSink()
-			logs := &lockedBuffer{}
+			logs := &exportertest.LogBuffer{}
 			withLogs := func(o *FileOptions) { o.Logger = log.NewLogfmtLogger(logs) }
 			h := startFile(t, dir, "push*.path", sink, withLogs)
 			old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)

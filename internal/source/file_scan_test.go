@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/go-kit/log"
+
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 // failingReadDir is os.ReadDir until fail is set; then every directory
@@ -36,7 +38,7 @@ func TestFileListingFailsChangesNothing(t *testing.T) {
 		writeFile(t, filepath.Join(dir, n), "")
 	}
 	rd := &failingReadDir{}
-	var logs lockedBuffer
+	var logs exportertest.LogBuffer
 	sink := newFileTestSink()
 	h := startFile(t, dir, "*.log", sink, func(o *FileOptions) {
 		o.readDir = rd.readDir
@@ -156,7 +158,7 @@ func TestFileIgnoresNonFiles(t *testing.T) {
 	if err := os.Symlink(filepath.Join(dir, "loop1.log"), filepath.Join(dir, "loop2.log")); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs exportertest.LogBuffer
 	sink := newFileTestSink()
 	h := startFile(t, dir, "*.log", sink, func(o *FileOptions) { o.Logger = log.NewLogfmtLogger(&logs) })
 	appendFile(t, h.path("ok.log"), "id-1\n")

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/timpush/timpush_exporter/internal/clock"
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 	"github.com/timpush/timpush_exporter/internal/pushid"
 )
 
@@ -124,7 +124,7 @@ type whEnv struct {
 	callbackToken string
 	bearerToken   string
 	maxBody       int64
-	logs          bytes.Buffer
+	logs          exportertest.LogBuffer
 }
 
 func newWhEnv(t testing.TB) *whEnv {
@@ -146,7 +146,7 @@ func newWhEnv(t testing.TB) *whEnv {
 		BearerToken:   func() string { e.mu.Lock(); defer e.mu.Unlock(); return e.bearerToken },
 		MaxBodyBytes:  func() int64 { e.mu.Lock(); defer e.mu.Unlock(); return e.maxBody },
 		Clock:         e.clk,
-		Logger:        log.NewLogfmtLogger(log.NewSyncWriter(&e.logs)),
+		Logger:        log.NewLogfmtLogger(&e.logs),
 		Registerer:    e.reg,
 	}, e.sink)
 	if err != nil {

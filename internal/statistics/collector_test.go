@@ -154,7 +154,7 @@ func TestMalformedReplyKeepsValues(t *testing.T) {
 			}
 		}
 	}
-	if n := h.logs.count("statistics poll failed"); n != 2 {
+	if n := h.logs.Count("statistics poll failed"); n != 2 {
 		t.Errorf("%d failure log lines, want 2:\n%s", n, h.logs)
 	}
 }

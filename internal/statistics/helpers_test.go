@@ -1,7 +1,6 @@
 package statistics
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/timpush/timpush_exporter/internal/clock"
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 	"github.com/timpush/timpush_exporter/internal/timapi"
 )
 
@@ -73,43 +73,19 @@ func (f *fakeClient) callCount() int {
 	return len(f.calls)
 }
 
-// lockedBuffer collects log lines from the poller goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // harness runs pollers on a fake clock and exports them on a registry.
 type harness struct {
 	t     *testing.T
 	clock *clock.Fake
 	reg   *prometheus.Registry
 	coll  *Collector
-	logs  *lockedBuffer
+	logs  *exportertest.LogBuffer
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	return &harness{t: t, clock: clock.NewFake(t0), reg: reg, coll: NewCollector(reg), logs: &lockedBuffer{}}
+	return &harness{t: t, clock: clock.NewFake(t0), reg: reg, coll: NewCollector(reg), logs: &exportertest.LogBuffer{}}
 }
 
 func (h *harness) poller(app string, c Client, interval time.Duration) *Poller {

@@ -189,16 +189,16 @@ timpush_exporter_statistics_polls_total{api="normal_push_loss",app="prod",result
 timpush_exporter_statistics_polls_total{api="normal_push_statistics",app="prod",result="error"} 2
 timpush_exporter_statistics_polls_total{api="normal_push_statistics",app="prod",result="ok"} 1
 `)
-	if n := h.logs.count("statistics poll failed"); n != 2 {
+	if n := h.logs.Count("statistics poll failed"); n != 2 {
 		t.Errorf("%d failure log lines after two failed polls of two APIs, want 2 (one per API)", n)
 	}
-	if n := h.logs.count("90102"); n != 2 {
+	if n := h.logs.Count("90102"); n != 2 {
 		t.Errorf("the failure log lines do not give the error code:\n%s", h.logs)
 	}
 
 	fc.set(stats(20), nil, &timapi.Loss{}, nil) // recovered: loss reasons gone
 	h.advance(testInterval, 1)
-	if n := h.logs.count("statistics poll succeeded again"); n != 2 {
+	if n := h.logs.Count("statistics poll succeeded again"); n != 2 {
 		t.Errorf("%d recovery log lines, want 2", n)
 	}
 	if got := h.value("push_statistics_pushes", "all", "total"); got != 20 {
@@ -209,7 +209,7 @@ timpush_exporter_statistics_polls_total{api="normal_push_statistics",app="prod",
 	}
 	fc.set(nil, errors.New("down again"), &timapi.Loss{}, nil)
 	h.advance(testInterval, 1)
-	if n := h.logs.count("statistics poll failed"); n != 3 {
+	if n := h.logs.Count("statistics poll failed"); n != 3 {
 		t.Errorf("%d failure log lines, want a new one for the new streak (3)", n)
 	}
 }

@@ -1,59 +1,37 @@
 package acceptance
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 // exporter is the binary under test: one configuration and state directory,
-// started, killed and restarted as often as a test wants. Its stdout and
-// stderr from every run go to one log file, each run headed by a marker.
+// started, killed and restarted as often as a test wants. Every run listens
+// on ports the kernel picks (port 0) and says which in its log; the
+// addresses of the current run are kept for the goroutines that feed and
+// scrape it.
 type exporter struct {
-	t           *testing.T
-	cfgPath     string
-	storage     string
-	metricsAddr string
-	webhookAddr string // "" when the config has no webhook
-	logPath     string
-	runs        int
+	t          *testing.T
+	cfgPath    string
+	storage    string
+	hasWebhook bool
+	runs       []*exportertest.Process // the last is the current run
 
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the current run's process has exited
-	waitErr error         // valid once exited is closed
+	mu      sync.Mutex
+	metrics string // the current run's listeners, "" until it is ready
+	webhook string
 }
 
-// newExporter returns an exporter that is not running yet. When the test
-// ends it is killed if still running, its log is searched for data races
-// and panics, and on failure the log's tail is printed.
-func newExporter(t *testing.T, cfgPath, storage, metricsAddr, webhookAddr, logPath string) *exporter {
-	t.Helper()
-	e := &exporter{t: t, cfgPath: cfgPath, storage: storage, metricsAddr: metricsAddr, webhookAddr: webhookAddr, logPath: logPath}
-	t.Cleanup(func() {
-		if e.running() {
-			e.cmd.Process.Kill()
-			<-e.exited
-		}
-		log, _ := os.ReadFile(e.logPath)
-		for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:"} {
-			if bytes.Contains(log, []byte(bad)) {
-				t.Errorf("the exporter's log contains %q", bad)
-			}
-		}
-		if t.Failed() {
-			t.Logf("exporter log (%s), last lines:\n%s", e.logPath, tail(log, 80))
-		}
-	})
-	return e
+// newExporter returns an exporter that is not running yet.
+func newExporter(t *testing.T, cfgPath, storage string, hasWebhook bool) *exporter {
+	return &exporter{t: t, cfgPath: cfgPath, storage: storage, hasWebhook: hasWebhook}
 }
 
 // args are the command line flags of every run.
@@ -61,7 +39,7 @@ func (e *exporter) args() []string {
 	return []string{
 		"--config.file=" + e.cfgPath,
 		"--storage.path=" + e.storage,
-		"--web.listen-address=" + e.metricsAddr,
+		"--web.listen-address=127.0.0.1:0",
 		"--storage.checkpoint-interval=1s",
 	}
 }
@@ -72,37 +50,21 @@ func (e *exporter) start() {
 	if e.running() {
 		e.t.Fatal("start: the exporter is already running")
 	}
-	e.runs++
-	logf, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		e.t.Fatal(err)
+	e.runs = append(e.runs, exportertest.Start(e.t, exportertest.Binary(e.t), e.args()...))
+}
+
+// current is the current (or last) run.
+func (e *exporter) current() *exportertest.Process {
+	e.t.Helper()
+	if len(e.runs) == 0 {
+		e.t.Fatal("the exporter was never started")
 	}
-	defer logf.Close() // the child has its own descriptor
-	fmt.Fprintf(logf, "===== run %d, %s\n", e.runs, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(binary, e.args()...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		e.t.Fatalf("start the exporter: %v", err)
-	}
-	e.cmd, e.exited = cmd, make(chan struct{})
-	exited := e.exited
-	go func() {
-		e.waitErr = cmd.Wait()
-		close(exited)
-	}()
+	return e.runs[len(e.runs)-1]
 }
 
 // running reports whether the current run's process is alive.
 func (e *exporter) running() bool {
-	if e.cmd == nil {
-		return false
-	}
-	select {
-	case <-e.exited:
-		return false
-	default:
-		return true
-	}
+	return len(e.runs) > 0 && !e.current().Ended()
 }
 
 // startReady starts a run and waits until both listeners answer.
@@ -112,34 +74,42 @@ func (e *exporter) startReady() {
 	e.waitReady(20 * time.Second)
 }
 
-// waitReady polls /-/ready on the metrics listener and /-/healthy on the
-// webhook listener (external process: polling with a short interval).
+// waitReady reads the run's listen addresses from its log, then waits for
+// /-/ready on the metrics listener and /-/healthy on the webhook listener.
 func (e *exporter) waitReady(timeout time.Duration) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: time.Second}
-	ok := func(url string) bool {
-		resp, err := client.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+	p := e.current()
+	metrics := p.Addr("metrics", timeout)
+	p.WaitHTTP("http://"+metrics+"/-/ready", timeout)
+	var webhook string
+	if e.hasWebhook {
+		webhook = p.Addr("webhook", timeout)
+		p.WaitHTTP("http://"+webhook+"/-/healthy", timeout)
 	}
-	for {
-		select {
-		case <-e.exited:
-			e.t.Fatalf("the exporter exited while starting: %v", e.waitErr)
-		default:
-		}
-		if ok("http://"+e.metricsAddr+"/-/ready") && (e.webhookAddr == "" || ok("http://"+e.webhookAddr+"/-/healthy")) {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("the exporter was not ready within %v", timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e.mu.Lock()
+	e.metrics, e.webhook = metrics, webhook
+	e.mu.Unlock()
+}
+
+// metricsAddr and webhookAddr are the current run's listeners; "" while it
+// is down or starting, so a request then fails rather than reach a port
+// another process may have taken since.
+func (e *exporter) metricsAddr() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.metrics
+}
+
+func (e *exporter) webhookAddr() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.webhook
+}
+
+func (e *exporter) forgetAddrs() {
+	e.mu.Lock()
+	e.metrics, e.webhook = "", ""
+	e.mu.Unlock()
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -148,77 +118,41 @@ func (e *exporter) kill() {
 	if !e.running() {
 		e.t.Fatal("kill: the exporter is not running")
 	}
-	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		e.t.Fatalf("SIGKILL: %v", err)
-	}
-	<-e.exited
+	e.forgetAddrs()
+	e.current().Kill()
 }
 
 // stop sends SIGTERM and requires a clean exit (status 0) within 5 s.
 func (e *exporter) stop() {
 	e.t.Helper()
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		e.t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-e.exited:
-		if e.waitErr != nil {
-			e.t.Errorf("after SIGTERM the exporter exited with %v, want status 0", e.waitErr)
-		}
-	case <-time.After(5 * time.Second):
-		e.t.Errorf("the exporter did not exit within 5 s of SIGTERM")
-		e.cmd.Process.Kill()
-		<-e.exited
-	}
+	e.forgetAddrs()
+	e.current().Stop(5 * time.Second)
 }
 
-// log returns everything the exporter logged so far, all runs.
+// log returns everything the exporter logged so far, all runs, each headed
+// by a marker.
 func (e *exporter) log() string {
-	b, err := os.ReadFile(e.logPath)
-	if err != nil {
-		e.t.Fatal(err)
+	var b strings.Builder
+	for i, p := range e.runs {
+		fmt.Fprintf(&b, "===== run %d\n%s", i+1, p.Output())
 	}
-	return string(b)
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// tail returns the last n lines of b, long lines shortened.
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	for i, l := range lines {
-		if len(l) > 400 {
-			lines[i] = l[:400] + "…"
-		}
-	}
-	return strings.Join(lines, "\n")
+	return b.String()
 }
 
 // errExited reports an exporter process that is gone while a test waits on it.
 var errExited = errors.New("the exporter exited")
 
 // await polls cond (which talks to the external process) every interval
-// until it returns true, the process exits or ctx ends.
+// until it returns true, the current run exits or ctx ends.
 func (e *exporter) await(ctx context.Context, interval time.Duration, cond func() bool) error {
+	p := e.current()
 	for {
 		if cond() {
 			return nil
 		}
 		select {
-		case <-e.exited:
-			return fmt.Errorf("%w: %v", errExited, e.waitErr)
+		case <-p.Exited():
+			return fmt.Errorf("%w: %v", errExited, p.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(interval):

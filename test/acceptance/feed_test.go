@@ -25,9 +25,10 @@ const (
 	cmdAllMember   = "Push.AllMemberPush" // acknowledged, carries no PushID we take
 )
 
-// hooks sends requests to the exporter's webhook listener.
+// hooks sends requests to the exporter's webhook listener, wherever the
+// current run listens.
 type hooks struct {
-	addr          string
+	addr          func() string
 	bearerToken   string
 	callbackToken string
 	client        *http.Client
@@ -46,7 +47,7 @@ func (e *env) hooks() *hooks {
 // pushIDs posts body to /webhook/push-ids?app=acc with the given bearer
 // token ("" sends no Authorization header) and returns the status code.
 func (h *hooks) pushIDs(ctx context.Context, token, contentType string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.addr+"/webhook/push-ids?app="+appName, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.addr()+"/webhook/push-ids?app="+appName, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -72,7 +73,7 @@ func (h *hooks) tencent(ctx context.Context, token, command string, requestTime 
 		"RequestTime":     {rt},
 		"Sign":            {hex.EncodeToString(sum[:])},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.addr+"/webhook/tencent?"+q.Encode(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.addr()+"/webhook/tencent?"+q.Encode(), bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -143,6 +144,7 @@ type logFile struct {
 	path     string
 	f        *os.File
 	newlines int // complete lines written through this logFile, all files
+	bytes    int // bytes written through this logFile, all files
 }
 
 func createLog(t *testing.T, path string) *logFile {
@@ -170,6 +172,7 @@ func (l *logFile) write(s string) {
 		l.t.Fatal(err)
 	}
 	l.newlines += bytes.Count([]byte(s), []byte{'\n'})
+	l.bytes += len(s)
 }
 
 // idLine is a log line naming id in the configured regex format.

@@ -132,10 +132,10 @@ func TestKillAndRestart(t *testing.T) {
 	t.Logf("webhook feeder: %s", hr.stats)
 
 	good := led.goodSet()
-	s := settle(t, exp, len(good), 2*lastQuery+60*time.Second)
+	settle(t, exp, len(good), 2*lastQuery+60*time.Second)
 	mon.stop()
 	<-monDone
-	s, monotonic, err := scrapeTyped(exp.metricsAddr) // nothing changes any more
+	s, monotonic, err := scrapeTyped(exp.metricsAddr()) // settled: nothing changes any more
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestKillAndRestart(t *testing.T) {
 	// A clean stop and start serve the same counters.
 	exp.stop()
 	exp.startReady()
-	after, monotonic, err := scrapeTyped(exp.metricsAddr)
+	after, monotonic, err := scrapeTyped(exp.metricsAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // series, the highest value seen; a lower value later (in the same run or
 // after a restart) is a violation.
 type monitor struct {
-	addr     string
+	addr     func() string // the current run's metrics listener, "" while down
 	quit     chan struct{}
 	stopOnce sync.Once
 
@@ -343,7 +343,7 @@ type seen struct {
 	at  time.Time
 }
 
-func newMonitor(addr string) *monitor {
+func newMonitor(addr func() string) *monitor {
 	return &monitor{addr: addr, quit: make(chan struct{}), last: map[string]seen{}, perRun: map[int]int{}}
 }
 
@@ -356,7 +356,7 @@ func (m *monitor) run(every time.Duration) {
 			return
 		case <-tk.C:
 		}
-		s, monotonic, err := scrapeTyped(m.addr)
+		s, monotonic, err := scrapeTyped(m.addr())
 		if err != nil {
 			continue // down, or starting
 		}

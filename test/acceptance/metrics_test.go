@@ -321,7 +321,7 @@ func settle(t *testing.T, e *exporter, wantSampled int, timeout time.Duration) s
 		quietAt float64 // unix seconds at which nothing was pending
 	)
 	err := e.await(ctx, 500*time.Millisecond, func() bool {
-		s, err := scrape(e.metricsAddr)
+		s, err := scrape(e.metricsAddr())
 		if err != nil {
 			return false
 		}

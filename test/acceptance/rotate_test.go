@@ -78,7 +78,7 @@ func awaitReceived(t *testing.T, env *env, want float64) {
 	defer cancel()
 	var got float64
 	err := env.exp.await(ctx, 100*time.Millisecond, func() bool {
-		s, err := scrape(env.exp.metricsAddr)
+		s, err := scrape(env.exp.metricsAddr())
 		if err != nil {
 			return false
 		}

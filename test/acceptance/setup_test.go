@@ -54,7 +54,7 @@ type event struct {
 
 // newEnv starts a simulator (real clock, rate limit equal to the app's) and
 // writes a config for an exporter that reads logDir/push*.log and runs both
-// webhooks. The exporter is not started.
+// webhooks, on a port each run picks anew. The exporter is not started.
 func newEnv(t *testing.T, seed int64, faults simulator.Faults) *env {
 	t.Helper()
 	dir := t.TempDir()
@@ -81,7 +81,6 @@ func newEnv(t *testing.T, seed int64, faults simulator.Faults) *env {
 			t.Fatal(err)
 		}
 	}
-	webhookAddr := freeAddr(t)
 	cfg := fmt.Sprintf(`apps:
   - name: %s
     sdkappid: %d
@@ -99,15 +98,15 @@ sources:
       regex: '%s'
       start: beginning
   webhook:
-    listen_address: %q
+    listen_address: 127.0.0.1:0
     tencent_callback_token_file: callback.token
     bearer_token_file: bearer.token
-`, appName, appID, url, admin, rateLimit, queryDelay, requery, appName, idRegex, webhookAddr)
+`, appName, appID, url, admin, rateLimit, queryDelay, requery, appName, idRegex)
 	cfgPath := filepath.Join(dir, "timpush_exporter.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.exp = newExporter(t, cfgPath, filepath.Join(dir, "data"), freeAddr(t), webhookAddr, filepath.Join(dir, "exporter.log"))
+	e.exp = newExporter(t, cfgPath, filepath.Join(dir, "data"), true)
 	return e
 }
 

@@ -61,10 +61,11 @@ func TestSourcesEndToEnd(t *testing.T) {
 	log.write("\xc3\x28\xff weird msg_id=" + id + " \xe2\x82\x00 end\n")
 	led.deliver(pushid.SourceFile, id)
 	// A line written in two pieces: the tailer must wait for its newline
-	// rather than take the first half of the ID.
+	// rather than take the first half of the ID. The second piece is
+	// written once the tailer has read the first.
 	id = newID()
 	log.write("INFO push sent msg_id=" + id[:7])
-	time.Sleep(700 * time.Millisecond) // a few 250 ms polls see the partial line
+	waitBytesRead(t, env, log)
 	log.write(id[7:] + " to=someone\n")
 	led.deliver(pushid.SourceFile, id)
 
@@ -205,7 +206,7 @@ func waitFileRead(t *testing.T, env *env, log *logFile) {
 	defer cancel()
 	var last samples
 	err := env.exp.await(ctx, 100*time.Millisecond, func() bool {
-		s, err := scrape(env.exp.metricsAddr)
+		s, err := scrape(env.exp.metricsAddr())
 		if err != nil {
 			return false
 		}
@@ -219,6 +220,28 @@ func waitFileRead(t *testing.T, env *env, log *logFile) {
 			last.get("timpush_exporter_file_lines_read_total", "source", src),
 			last.get("timpush_exporter_file_unread_bytes", "source", src),
 			last.get("timpush_exporter_files_followed", "source", src))
+	}
+}
+
+// waitBytesRead waits until the tailer has read every byte written to the
+// log, an unfinished last line included. (Written before any rotation or
+// truncation, so each byte is read once.)
+func waitBytesRead(t *testing.T, env *env, log *logFile) {
+	t.Helper()
+	src := env.fileSource()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got float64
+	err := env.exp.await(ctx, 100*time.Millisecond, func() bool {
+		s, err := scrape(env.exp.metricsAddr())
+		if err != nil {
+			return false
+		}
+		got = s.get("timpush_exporter_file_bytes_read_total", "source", src)
+		return got == float64(log.bytes)
+	})
+	if err != nil {
+		t.Fatalf("the tailer read %v of the %d bytes written (%v)", got, log.bytes, err)
 	}
 }
 

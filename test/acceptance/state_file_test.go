@@ -1,13 +1,15 @@
 package acceptance
 
 import (
-	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 // TestStateFileIOErrorExits: a state file that cannot be opened for a reason
@@ -21,14 +23,14 @@ func TestStateFileIOErrorExits(t *testing.T) {
 	if err := os.Mkdir(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel() // before the fix the file was moved aside and the exporter ran on
-	out, err := exec.CommandContext(ctx, binary, "--demo", "--storage.path", dir, "--web.listen-address", "127.0.0.1:0").CombinedOutput()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 {
+	p := exportertest.Start(t, exportertest.Binary(t), "--demo", "--storage.path", dir, "--web.listen-address", "127.0.0.1:0")
+	err := p.Wait(20 * time.Second) // before the fix the file was moved aside and the exporter ran on
+	out := p.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want status 1; output:\n%s", err, out)
 	}
-	if !strings.Contains(string(out), state) || !strings.Contains(string(out), "is a directory") {
+	if !strings.Contains(out, state) || !strings.Contains(out, "is a directory") {
 		t.Errorf("output does not name %s and the cause:\n%s", state, out)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {

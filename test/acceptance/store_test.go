@@ -1,7 +1,6 @@
 package acceptance
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 	"github.com/timpush/timpush_exporter/internal/simulator"
 )
 
@@ -22,29 +22,24 @@ func TestLockedStore(t *testing.T) {
 	env := newEnv(t, 1, simulator.Faults{})
 	env.exp.startReady()
 
-	// The same config and state directory, other listen addresses (the
-	// webhook address in the config is the first one's; the state file is
-	// opened before any listener).
-	second := &exporter{cfgPath: env.exp.cfgPath, storage: env.exp.storage, metricsAddr: freeAddr(t)}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, second.args()...)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("the second exporter was still running after 5 s: %s", out)
-	}
+	// The same config and state directory; the listeners would be on
+	// ports of their own (port 0), but the state file is opened first.
+	second := exportertest.Start(t, exportertest.Binary(t), env.exp.args()...)
+	err := second.Wait(5 * time.Second)
+	out := second.Output()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 		t.Fatalf("the second exporter: %v, want a non-zero exit; output:\n%s", err, out)
 	}
-	if !strings.Contains(strings.ToLower(string(out)), "lock") {
+	if !strings.Contains(strings.ToLower(out), "lock") {
 		t.Errorf("the second exporter's error does not mention the lock:\n%s", out)
 	}
-	t.Logf("second exporter: %v\n%s", err, tail(out, 5))
+	lines := second.Lines()
+	t.Logf("second exporter: %v\n%s", err, strings.Join(lines[max(0, len(lines)-5):], "\n"))
 	if !env.exp.running() {
 		t.Fatal("the first exporter stopped")
 	}
-	mustScrape(t, env.exp.metricsAddr)
+	mustScrape(t, env.exp.metricsAddr())
 	env.exp.stop()
 }
 
@@ -64,7 +59,7 @@ func TestCorruptStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.exp.startReady()
-	s := mustScrape(t, env.exp.metricsAddr)
+	s := mustScrape(t, env.exp.metricsAddr())
 	if got := s.get("timpush_exporter_state_file_moved_aside"); got != 1 {
 		t.Errorf("timpush_exporter_state_file_moved_aside = %v, want 1", got)
 	}
@@ -88,7 +83,7 @@ func TestCorruptStore(t *testing.T) {
 	env.exp.stop()
 
 	env.exp.startReady()
-	if got := mustScrape(t, env.exp.metricsAddr).get("timpush_exporter_state_file_moved_aside"); got != 0 {
+	if got := mustScrape(t, env.exp.metricsAddr()).get("timpush_exporter_state_file_moved_aside"); got != 0 {
 		t.Errorf("after a clean restart timpush_exporter_state_file_moved_aside = %v, want 0", got)
 	}
 	env.exp.stop()

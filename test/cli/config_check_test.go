@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/timpush/timpush_exporter/test/internal/exporter"
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 // TestExampleConfigCheck runs the full examples/timpush_exporter.yml through
@@ -26,7 +26,7 @@ func TestExampleConfigCheck(t *testing.T) {
 	if len(refs) == 0 {
 		t.Fatal("the example names no /etc/timpush/ file")
 	}
-	bin := exporter.Build(t, t.TempDir())
+	bin := exportertest.Binary(t)
 
 	for _, tt := range []struct {
 		name     string

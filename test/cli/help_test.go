@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/timpush/timpush_exporter/test/internal/exporter"
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 // TestHelpGroupsFlags: --help lists the flags grouped by their prefix
@@ -16,7 +16,7 @@ func TestHelpGroupsFlags(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the exporter: skipped with -short")
 	}
-	bin := exporter.Build(t, t.TempDir())
+	bin := exportertest.Binary(t)
 	out, err := exec.Command(bin, "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("--help: %v\n%s", err, out)

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/timpush/timpush_exporter/test/internal/exporter"
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 const repoRoot = "../.."
+
+func TestMain(m *testing.M) { exportertest.Main(m) }
 
 // vcsBuild builds the exporter with -buildvcs=true (this machine's GOFLAGS
 // may say -buildvcs=false) and returns it with the commit the go command
@@ -26,13 +28,13 @@ func vcsBuild(t *testing.T) (bin, head, dirty, why string) {
 	t.Helper()
 	out, err := exec.Command("git", "-C", repoRoot, "rev-parse", "HEAD").Output()
 	if err != nil {
-		return exporter.Build(t, t.TempDir()), "", "", "not a git checkout (git rev-parse HEAD failed)"
+		return exportertest.Binary(t), "", "", "not a git checkout (git rev-parse HEAD failed)"
 	}
 	head = strings.TrimSpace(string(out))
 	if st, err := exec.Command("git", "-C", repoRoot, "status", "--porcelain").Output(); err == nil && len(st) > 0 {
 		dirty = "-modified"
 	}
-	bin = exporter.Build(t, t.TempDir(), "-buildvcs=true")
+	bin = exportertest.Build(t, "-buildvcs=true")
 	info, err := exec.Command("go", "version", "-m", bin).Output()
 	if err != nil {
 		t.Fatalf("go version -m: %v", err)
@@ -88,15 +90,10 @@ func TestVersion(t *testing.T) {
 // timpush_exporter_build_info.
 func buildInfo(t *testing.T, bin string) map[string]string {
 	t.Helper()
-	p := exporter.Start(t, bin, "--demo", "--storage.path="+filepath.Join(t.TempDir(), "data"),
+	p := exportertest.Start(t, bin, "--demo", "--storage.path="+filepath.Join(t.TempDir(), "data"),
 		"--web.listen-address=127.0.0.1:0")
-	line := p.WaitFor("Listening on", time.Minute)
-	addr := regexp.MustCompile(`address=(\S+)`).FindStringSubmatch(line)
-	if addr == nil {
-		t.Fatalf("no address in %q", line)
-	}
-	body := get(t, "http://"+addr[1]+"/metrics")
-	p.Stop()
+	body := get(t, "http://"+p.Addr("metrics", time.Minute)+"/metrics")
+	p.Stop(30 * time.Second)
 	for _, l := range strings.Split(body, "\n") {
 		if rest, ok := strings.CutPrefix(l, "timpush_exporter_build_info{"); ok {
 			labels := map[string]string{}

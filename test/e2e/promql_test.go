@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,13 +19,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/timpush/timpush_exporter/dashboards"
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 )
 
 const (
@@ -82,6 +81,8 @@ var rareInDemo = map[string]string{
 	`reason="auth_or_certificate"`: "the demo's simulator rarely fails a push for its credentials",
 }
 
+func TestMain(m *testing.M) { exportertest.Main(m) }
+
 // TestPromQL starts the exporter in --demo mode and Prometheus (with the
 // example rules) on loopback, waits until push outcomes flow, then evaluates
 // every dashboard query and every rule through Prometheus's HTTP API.
@@ -102,24 +103,23 @@ func TestPromQL(t *testing.T) {
 	}
 	promBin := prometheusBinary(t)
 	dir := t.TempDir()
-	bin := buildExporter(t, dir)
+	bin := exportertest.Binary(t)
 
 	// The run, from start to verdict, is bounded so the test stays under
 	// three minutes with a warm build cache.
 	ctx, cancel := context.WithTimeout(context.Background(), 140*time.Second)
 	defer cancel()
-	exporterAddr := freeAddr(t)
-	startProcess(ctx, t, dir, "exporter", bin, "--demo",
-		"--web.listen-address="+exporterAddr,
+	exporter := exportertest.Start(t, bin, "--demo",
+		"--web.listen-address=127.0.0.1:0",
 		"--storage.path="+filepath.Join(dir, "data"),
 		"--log.level=info")
-	waitHTTP(ctx, t, "http://"+exporterAddr+"/metrics")
+	exporterAddr := exporter.Addr("metrics", 30*time.Second)
+	exporter.WaitHTTP("http://"+exporterAddr+"/metrics", 30*time.Second)
 
 	rules, err := filepath.Abs(rulesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	promAddr := freeAddr(t)
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promConfig, fmt.Sprintf(`global:
   scrape_interval: 2s
@@ -130,13 +130,13 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, rules, exporterAddr))
-	startProcess(ctx, t, dir, "prometheus", promBin,
+	prometheus := exportertest.Start(t, promBin,
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr,
+		"--web.listen-address=127.0.0.1:0",
 		"--enable-feature=exemplar-storage")
-	prom := &promAPI{base: "http://" + promAddr, explained: map[string]bool{}}
-	waitHTTP(ctx, t, prom.base+"/-/ready")
+	prom := &promAPI{base: "http://" + prometheus.Addr("", 30*time.Second), explained: map[string]bool{}}
+	prometheus.WaitFor("Server is ready to receive web requests", 30*time.Second)
 
 	// Outcomes appear after the demo's query delay; rates need two scrapes.
 	if err := poll(ctx, 2*time.Second, func() error {
@@ -678,75 +678,6 @@ func poll(ctx context.Context, interval time.Duration, f func() error) error {
 		case <-ticker.C:
 		}
 	}
-}
-
-func waitHTTP(ctx context.Context, t *testing.T, u string) {
-	t.Helper()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := poll(wctx, 200*time.Millisecond, func() error {
-		_, err := get(wctx, u, "*/*")
-		return err
-	}); err != nil {
-		t.Fatalf("%s never answered: %v", u, err)
-	}
-}
-
-// buildExporter builds the exporter binary with the go command running this test.
-func buildExporter(t *testing.T, dir string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH: cannot build the exporter")
-	}
-	bin := filepath.Join(dir, "timpush_exporter")
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "github.com/timpush/timpush_exporter")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startProcess runs a process for the rest of the test, stops it with
-// SIGTERM at the end, and shows the tail of its output if the test failed.
-func startProcess(ctx context.Context, t *testing.T, dir, name, bin string, args ...string) {
-	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		logFile.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			if len(out) > 4000 {
-				out = out[len(out)-4000:]
-			}
-			t.Logf("%s %s, last output:\n%s", name, strings.Join(args, " "), out)
-		}
-	})
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func writeFile(t *testing.T, path, content string) {

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 	"github.com/timpush/timpush_exporter/internal/logging/logtest"
-	"github.com/timpush/timpush_exporter/test/internal/exporter"
 )
+
+func TestMain(m *testing.M) { exportertest.Main(m) }
 
 // TestStartupLines runs the exporter in demo mode until exporter-toolkit
 // logs "Listening on", stops it, and checks every line of that run: exactly
@@ -21,14 +23,14 @@ func TestStartupLines(t *testing.T) {
 		t.Skip("builds and runs the exporter: skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := exporter.Build(t, dir)
+	bin := exportertest.Binary(t)
 	for _, format := range []string{"logfmt", "json"} {
 		t.Run(format, func(t *testing.T) {
-			p := exporter.Start(t, bin, "--demo", "--log.format="+format,
+			p := exportertest.Start(t, bin, "--demo", "--log.format="+format,
 				"--storage.path="+filepath.Join(dir, "data-"+format),
 				"--web.listen-address=127.0.0.1:0")
 			p.WaitFor("Listening on", time.Minute)
-			lines := p.Stop()
+			lines := p.Stop(30 * time.Second)
 
 			var listening, stopped bool
 			for _, s := range lines {

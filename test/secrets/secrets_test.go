@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timpush/timpush_exporter/internal/exportertest"
 	"github.com/timpush/timpush_exporter/internal/simulator"
 )
 
@@ -34,59 +34,26 @@ const (
 	bearerToken   = "BearerToken-1a2b3c4d5e6f"
 )
 
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "timpush_exporter")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/timpush/timpush_exporter")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// recorder keeps everything the outside world got from the exporter.
-type recorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *recorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Write(p)
-}
-
-func (r *recorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.String()
-}
+func TestMain(m *testing.M) { exportertest.Main(m) }
 
 func TestNoSecretLeaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
-	bin := build(t)
+	bin := exportertest.Binary(t)
 	dir := t.TempDir()
 
 	// The simulator knows app 1 with goodKey and app 2 with a key the
-	// exporter does not have. UserSigs it receives are recorded.
+	// exporter does not have. UserSigs it receives are recorded, and called
+	// is closed once both apps have made the calls the test waits for.
 	sim := simulator.New(simulator.Config{RateLimit: 20, Apps: []simulator.App{
 		{SDKAppID: 1400000001, Identifier: "admin", SecretKey: goodKey},
 		{SDKAppID: 1400000002, Identifier: "admin", SecretKey: "the-simulators-own-key-for-app-2"},
 	}})
 	var sigMu sync.Mutex
 	usersigs := map[string]bool{}
+	called := make(chan struct{})
+	var calledOnce sync.Once
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s := r.URL.Query().Get("usersig"); s != "" {
 			sigMu.Lock()
@@ -94,6 +61,9 @@ func TestNoSecretLeaks(t *testing.T) {
 			sigMu.Unlock()
 		}
 		sim.Handler().ServeHTTP(w, r)
+		if sim.Stats(1400000001).OK >= 3 && sim.Stats(1400000002).AuthFailures >= 1 {
+			calledOnce.Do(func() { close(called) })
+		}
 	}))
 	defer api.Close()
 
@@ -102,7 +72,6 @@ func TestNoSecretLeaks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	webhookAddr := freeAddr(t)
 	config := fmt.Sprintf(`apps:
   - name: good
     sdkappid: 1400000001
@@ -126,15 +95,17 @@ sources:
       app: good
       start: beginning
   webhook:
-    listen_address: %[4]q
+    listen_address: 127.0.0.1:0
     tencent_callback_token_file: callback.token
-    bearer_token: %[5]s
-`, api.URL, wrongKey, dir, webhookAddr, bearerToken)
+    bearer_token: %[4]s
+`, api.URL, wrongKey, dir, bearerToken)
 	cfgPath := filepath.Join(dir, "timpush_exporter.yml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var seen recorder
+	// seen is everything the outside world got from the exporter but its
+	// log: replies and --config.check's output.
+	var seen bytes.Buffer
 
 	// --config.check, valid and invalid.
 	for _, extra := range []string{"", "  - name: broken\n    secret_key: " + wrongKey + "\n"} {
@@ -144,18 +115,12 @@ sources:
 		seen.Write(out)
 	}
 
-	metricsAddr := freeAddr(t)
-	cmd := exec.Command(bin, "--config.file", cfgPath, "--storage.path", filepath.Join(dir, "data"),
-		"--web.listen-address", metricsAddr, "--log.level=debug")
-	cmd.Stdout, cmd.Stderr = &seen, &seen
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := "http://" + metricsAddr
-	hook := "http://" + webhookAddr
-	waitUp(t, base+"/-/ready")
-	waitUp(t, hook+"/-/healthy")
+	p := exportertest.Start(t, bin, "--config.file", cfgPath, "--storage.path", filepath.Join(dir, "data"),
+		"--web.listen-address", "127.0.0.1:0", "--log.level=debug")
+	base := "http://" + p.Addr("metrics", 30*time.Second)
+	hook := "http://" + p.Addr("webhook", 30*time.Second)
+	p.WaitHTTP(base+"/-/ready", 10*time.Second)
+	p.WaitHTTP(hook+"/-/healthy", 10*time.Second)
 
 	get := func(method, u, ctype, body string, header map[string]string) {
 		req, _ := http.NewRequest(method, u, strings.NewReader(body))
@@ -192,9 +157,10 @@ sources:
 	get("POST", hook+"/webhook/tencent?SdkAppid=1400000001&CallbackCommand=C2C.CallbackAfterSendMsg&Sign="+sign+"&RequestTime=1", "application/json", cb, nil)
 
 	// Let both apps make their calls and log their errors.
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && (sim.Stats(1400000001).OK < 3 || sim.Stats(1400000002).AuthFailures < 1) {
-		time.Sleep(200 * time.Millisecond) // waiting on an external process
+	select {
+	case <-called:
+	case <-p.Exited():
+	case <-time.After(30 * time.Second):
 	}
 	if sim.Stats(1400000002).AuthFailures < 1 || sim.Stats(1400000001).OK < 1 {
 		t.Fatalf("the exporter did not call the API as expected: good %+v, wrong %+v", sim.Stats(1400000001), sim.Stats(1400000002))
@@ -213,13 +179,13 @@ sources:
 	// A reload that fails, through both doors.
 	os.WriteFile(cfgPath, []byte(config+"  - name: broken\n    secret_key: "+wrongKey+"\n    sample_ratio: 7\n"), 0o600)
 	get("POST", base+"/-/reload", "", "", nil)
-	cmd.Process.Signal(syscall.SIGHUP)
-	time.Sleep(500 * time.Millisecond) // let the SIGHUP reload log its error
+	p.WaitFor("Error reloading config", 10*time.Second)
+	p.Signal(syscall.SIGHUP)
+	p.WaitFor("Error reloading config", 10*time.Second) // the SIGHUP's
 	get("GET", base+"/metrics", "", "", nil)
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	p.Stop(30 * time.Second)
 
-	out := seen.String()
+	out := seen.String() + p.Output()
 	secrets := map[string]string{"good secret_key": goodKey, "wrong secret_key": wrongKey,
 		"callback token": callbackToken, "bearer token": bearerToken}
 	sigMu.Lock()
@@ -245,19 +211,4 @@ sources:
 		}
 	}
 	t.Logf("searched %d bytes of logs and replies for %d secrets (%d UserSigs)", len(out), len(secrets), len(usersigs))
-}
-
-func waitUp(t *testing.T, u string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(u); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond) // waiting on an external process
-	}
-	t.Fatalf("%s not up within 10 s", u)
 }

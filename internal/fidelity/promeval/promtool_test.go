@@ -177,7 +177,7 @@ func (pt *promtoolTest) expect(at time.Time, alerts []Alert, names []string, pre
 	firing := map[string][]expAlert{}
 	for _, a := range alerts {
 		b := labels.NewBuilder(a.Labels)
-		b.Set(labels.MetricName, "ALERTS")
+		b.Set(model.MetricNameLabel, "ALERTS")
 		b.Set("alertstate", a.State.String())
 		exprTest.ExpSamples = append(exprTest.ExpSamples, expSample{Labels: seriesString(b.Labels()), Value: 1})
 		if a.State == rules.StateFiring {
@@ -210,12 +210,12 @@ func scrapedSeries(t *testing.T, e *Evaluator, steps int) []inputSeries {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	set := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	set := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	var out []inputSeries
 	var it chunkenc.Iterator
 	for set.Next() {
 		s := set.At()
-		if recorded[s.Labels().Get(labels.MetricName)] {
+		if recorded[s.Labels().Get(model.MetricNameLabel)] {
 			continue
 		}
 		values := make([]string, steps)
@@ -240,8 +240,10 @@ func scrapedSeries(t *testing.T, e *Evaluator, steps int) []inputSeries {
 	return out
 }
 
+// seriesString is l as promtool writes a series: name{labels}.
 func seriesString(l labels.Labels) string {
-	return l.Get(labels.MetricName) + l.DropMetricName().String()
+	isName := func(n string) bool { return n == model.MetricNameLabel }
+	return l.Get(model.MetricNameLabel) + l.DropReserved(isName).String()
 }
 
 // The `promtool test rules` file format.

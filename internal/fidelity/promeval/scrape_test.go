@@ -20,8 +20,7 @@ func queryLabels(t *testing.T, e *Evaluator, expr string, at time.Time) []string
 	}
 	var out []string
 	for _, s := range v {
-		name := s.Metric.Get(labels.MetricName)
-		out = append(out, name+s.Metric.DropMetricName().String()+" "+formatFloat(s.F))
+		out = append(out, seriesString(s.Metric)+" "+formatFloat(s.F))
 	}
 	slices.Sort(out)
 	return out
