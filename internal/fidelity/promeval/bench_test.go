@@ -81,7 +81,7 @@ func benchBodies(tb testing.TB) [][]byte {
 
 func newBenchEvaluator(b *testing.B) *Evaluator {
 	b.Helper()
-	e, err := New(Options{RuleFiles: []string{shippedRules}})
+	e, err := New(Options{RuleFiles: []string{shippedRules}, Retention: 25 * time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
