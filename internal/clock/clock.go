@@ -124,6 +124,15 @@ func (f *Fake) BlockUntil(n int) {
 	}
 }
 
+// Pending reports how many timers are pending, and a channel that is
+// closed when that set next changes (a timer added, stopped or fired).
+// Reading both at once lets a test wait for a change without missing one.
+func (f *Fake) Pending() (int, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters), f.changed
+}
+
 // NextDeadline returns the earliest pending timer deadline, if any.
 func (f *Fake) NextDeadline() (time.Time, bool) {
 	f.mu.Lock()

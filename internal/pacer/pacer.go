@@ -167,7 +167,11 @@ func (p *Pacer) wait(ctx context.Context, interactive bool) (func(sent, replied 
 		// which the tests that step time when all callers wait rely on.
 		changed := p.queue.changed
 		p.mu.Unlock()
-		err := p.sleep(ctx, at.Sub(now), inFlight, changed)
+		var until time.Time // zero: wait for the queue to change
+		if at.After(now) {
+			until = at
+		}
+		err := p.sleep(ctx, until, inFlight, changed)
 		p.mu.Lock()
 		if err != nil {
 			p.queue.removeLocked(w)
@@ -262,14 +266,25 @@ func (p *Pacer) finish(c *call, sent, replied time.Time) {
 		c.counted, c.arrived = true, p.clock.Now()
 	}
 	close(c.done)
+	// The window now knows when this call arrived, which can bring the
+	// next call forward: every waiter looks again, not only those that
+	// waited for this outcome.
+	p.queue.changedLocked()
 }
 
-// sleep waits for d (when positive), for inFlight to be closed when it is
-// not nil (then instead of d), or for changed to be closed, whichever comes
-// first.
-func (p *Pacer) sleep(ctx context.Context, d time.Duration, inFlight, changed <-chan struct{}) error {
+// sleep waits until the clock reaches until (when not zero), for inFlight
+// to be closed when it is not nil (then instead of until), or for changed
+// to be closed, whichever comes first. The wait is measured from the time
+// read here, not from when until was computed: a caller held up between
+// the two (by the scheduler, or a test moving a fake clock) must not sleep
+// past its turn.
+func (p *Pacer) sleep(ctx context.Context, until time.Time, inFlight, changed <-chan struct{}) error {
 	var fired <-chan time.Time
-	if inFlight == nil && d > 0 {
+	if inFlight == nil && !until.IsZero() {
+		d := until.Sub(p.clock.Now())
+		if d <= 0 {
+			return nil // due already: look again
+		}
 		t := p.clock.NewTimer(d)
 		defer t.Stop()
 		fired = t.C()

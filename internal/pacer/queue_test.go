@@ -29,17 +29,36 @@ func waitQueued(t *testing.T, p *Pacer, background, interactive int) {
 	}
 }
 
-// stepToNext waits until each of the waiters callers waiting sleeps on the
-// clock (moving it earlier would make a late sleeper sleep past its
-// deadline), then moves the clock to the earliest deadline. A waiter woken
-// by a change of the queue may drop its timer in between: then it waits
-// again.
-func stepToNext(clk *clock.Fake, waiters int) {
+// nextCall moves the clock until one of the callers' calls is let
+// through, and returns it. It moves the clock only while each of the
+// waiters callers sleeps on it, to the earliest deadline. A count of
+// timers can include one its waiter is about to drop (it was woken by a
+// change of the queue), so a step may release nobody: then every caller
+// sleeps on the clock again, and it steps again.
+func nextCall(t *testing.T, clk *clock.Fake, waiters int, calls <-chan releasedCall) releasedCall {
+	t.Helper()
+	watchdog := time.After(10 * time.Second) // only a hung test ever sees it
 	for {
-		clk.BlockUntil(waiters)
+		for {
+			n, changed := clk.Pending()
+			if n >= waiters {
+				break
+			}
+			select {
+			case c := <-calls:
+				return c
+			case <-changed:
+			case <-watchdog:
+				t.Fatalf("%d callers sleep on the clock, want %d, and no call came", n, waiters)
+			}
+		}
+		select {
+		case c := <-calls:
+			return c
+		default:
+		}
 		if next, ok := clk.NextDeadline(); ok {
 			clk.Set(next)
-			return
 		}
 	}
 }
@@ -99,8 +118,7 @@ func TestCancelledFloodKeepsTheBackgroundRate(t *testing.T) {
 			cancel()
 		}
 		waitQueued(t, p, 1, 0)
-		stepToNext(clk, 1)
-		at = append(at, (<-calls).at)
+		at = append(at, nextCall(t, clk, 1, calls).at)
 	}
 	checkLimit(t, at, 1)
 	if span, want := at[len(at)-1].Sub(at[0]), 29*(time.Second+Margin); span != want {
@@ -129,8 +147,7 @@ func TestInteractiveShare(t *testing.T) {
 			interactive := 0
 			for range total {
 				waitQueued(t, p, 1, 2)
-				stepToNext(clk, 3)
-				c := <-calls
+				c := nextCall(t, clk, 3, calls)
 				at = append(at, c.at)
 				if c.interactive {
 					interactive++
@@ -160,24 +177,19 @@ func TestInteractiveGoesFirst(t *testing.T) {
 	}
 	waitQueued(t, p, 3, 0)
 	for range 5 { // background calls only
-		stepToNext(clk, 3)
-		<-calls
+		nextCall(t, clk, 3, calls)
 		waitQueued(t, p, 3, 0)
 	}
-	lookup := make(chan releasedCall)
-	go func() {
+	go func() { // one page lookup
 		done, err := p.Interactive().Wait(ctx)
 		if err == nil {
 			now := clk.Now()
-			lookup <- releasedCall{now, true}
+			calls <- releasedCall{now, true}
 			done(now, now)
 		}
 	}()
 	waitQueued(t, p, 3, 1)
-	stepToNext(clk, 4)
-	select {
-	case <-lookup:
-	case c := <-calls:
+	if c := nextCall(t, clk, 4, calls); !c.interactive {
 		t.Fatalf("a background call went at %v before the waiting page lookup", c.at.Sub(t0))
 	}
 
@@ -190,8 +202,7 @@ func TestInteractiveGoesFirst(t *testing.T) {
 	go caller(ctx2, alone, clk, true, calls)
 	for range 10 {
 		waitQueued(t, alone, 0, 1)
-		stepToNext(clk, 1)
-		if c := <-calls; !c.interactive {
+		if c := nextCall(t, clk, 1, calls); !c.interactive {
 			t.Fatal("a background call from nowhere")
 		}
 	}
