@@ -46,21 +46,27 @@ func runWebhook(o *options) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
+		sampling := fmt.Sprintf("sample_ratio %g", webhookRatio)
+		// One ID per request, Tencent's common case: paired with the bare
+		// handler (webhook_paired.go).
+		for _, clients := range []int{1, 64} {
+			r, err := webhookPairedRow(o, env, clients, &next, sampling)
+			if err != nil {
+				env.stop()
+				return rows, err
+			}
+			rows = append(rows, r)
+		}
 		stopProfile, err := startCPUProfile(o.profilePath("webhook.cpu.pprof"))
 		if err != nil {
 			env.stop()
 			return nil, err
 		}
-		for _, clients := range []int{1, 16, 64} {
-			for _, batch := range []int{1, 100} {
-				rows = append(rows, webhookRow(env, clients, batch, warm, dur, &next, fmt.Sprintf("sample_ratio %g", webhookRatio)))
-			}
+		for _, load := range [][2]int{{16, 1}, {1, 100}, {16, 100}, {64, 100}} {
+			rows = append(rows, webhookRow(env, load[0], load[1], warm, dur, &next, sampling))
 		}
 		stopProfile()
 		env.stop()
-		for _, clients := range []int{1, 16, 64} {
-			rows = append(rows, bareHTTPRow(clients, warm, dur, &next))
-		}
 	}
 	if o.wantAuto() {
 		env, err := startWebhookEnv(filepath.Join(o.tmp, "webhook-auto"), true)
@@ -221,30 +227,4 @@ func post(hc *http.Client, url string, body []byte) bool {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// bareHTTPRow runs the same load, one ID per request, against a net/http
-// server that only reads the body and answers 200: what HTTP alone costs on
-// this machine with the load generator in the same process. It shows how
-// much of the 1-ID rows' limit is the webhook's own work (parsing,
-// validation, the durable checkpoint) and how much is one HTTP exchange per ID.
-func bareHTTPRow(clients int, warm, dur time.Duration, next *atomic.Int64) row {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return row{bench: "webhook baseline", figure: err.Error(), met: "error"}
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true}`)
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // ErrServerClosed at the end
-	defer srv.Close()
-	res := webhookLoad("http://"+ln.Addr().String()+"/", clients, 1, warm, dur, next)
-	fig := fmt.Sprintf("%s req/s; p50 %s, p99 %s", si(float64(len(res.lat))/dur.Seconds()), ms(percentile(res.lat, 50)), ms(percentile(res.lat, 99)))
-	logf("bare HTTP %d clients × 1: %s", clients, fig)
-	return row{
-		bench:  fmt.Sprintf("baseline: bare net/http handler (read body, 200), %d client(s) × 1 ID/request, same load generator", clients),
-		figure: fig,
-	}
 }
