@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The 1-ID rows of benchmark 2 compare the webhook with what one HTTP
@@ -35,15 +37,16 @@ func webhookPairedRow(o *options, env *webhookEnv, clients int, next *atomic.Int
 	bareURL := "http://" + bare.Addr + "/"
 
 	var exp, base loadResult // pooled over the rounds
-	var requests, commits float64
+	var requests, commits, commitSecs float64
 	subject := contender{"exporter", func(round int) (float64, error) {
 		stopProfile, err := startCPUProfile(o.profilePath(fmt.Sprintf("webhook-%dx1.round%d.cpu.pprof", clients, round+1)))
 		if err != nil {
 			return 0, err
 		}
-		before := gatherHistogramCount(env.reg, "timpush_exporter_checkpoint_duration_seconds")
+		n0, s0 := gatherHistogram(env.reg, "timpush_exporter_checkpoint_duration_seconds")
 		res := webhookLoad(env.url, clients, 1, warm, dur, next)
-		commits += gatherHistogramCount(env.reg, "timpush_exporter_checkpoint_duration_seconds") - before
+		n1, s1 := gatherHistogram(env.reg, "timpush_exporter_checkpoint_duration_seconds")
+		commits, commitSecs = commits+n1-n0, commitSecs+s1-s0
 		stopProfile()
 		requests += float64(res.requests)
 		exp.add(res)
@@ -65,8 +68,9 @@ func webhookPairedRow(o *options, env *webhookEnv, clients int, next *atomic.Int
 		return row{}, err
 	}
 	ratio := spreadOf(res.ratios("exporter", "bare"))
-	fig := fmt.Sprintf("exporter %s IDs/s (p50 %s, p99 %s; %.1f requests per commit); bare net/http handler %s req/s (p50 %s, p99 %s); exporter ÷ bare %s (median of %d paired rounds, min–max)",
+	fig := fmt.Sprintf("exporter %s IDs/s (p50 %s, p99 %s; %.1f requests per commit, mean commit %s); bare net/http handler %s req/s (p50 %s, p99 %s); exporter ÷ bare %s (median of %d paired rounds, min–max)",
 		si(res.median("exporter")), ms(percentile(exp.lat, 50)), ms(percentile(exp.lat, 99)), requests/max(1, commits),
+		ms(time.Duration(commitSecs/max(1, commits)*float64(time.Second))),
 		si(res.median("bare")), ms(percentile(base.lat, 50)), ms(percentile(base.lat, 99)), ratio, res.rounds)
 	if exp.failed > 0 {
 		fig += fmt.Sprintf("; %d FAILED requests", exp.failed)
@@ -111,3 +115,19 @@ func startBareHTTP() (*bareHTTP, error) {
 
 // Close stops the server.
 func (b *bareHTTP) Close() { b.srv.Close() }
+
+// gatherHistogram returns the sample count and sum of the first series
+// of the named histogram (0, 0 if none).
+func gatherHistogram(g prometheus.Gatherer, name string) (count, sum float64) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			h := mf.GetMetric()[0].GetHistogram()
+			return float64(h.GetSampleCount()), h.GetSampleSum()
+		}
+	}
+	return 0, 0
+}
