@@ -174,6 +174,7 @@ func (s *Store) verify() (err error) {
 		}
 	}()
 	return s.db.View(func(tx *bolt.Tx) error {
+		defer releaseRead(s.db, tx) // the check reads every page
 		for cerr := range tx.Check() {
 			return fmt.Errorf("check state file: %w", cerr)
 		}
@@ -257,16 +258,33 @@ func (s *Store) Commit(b *Batch) error {
 }
 
 // ForEach calls fn for every key in bucket, in key order. The slices are
-// only valid during the call. A missing bucket has no keys.
+// only valid during the call. A missing bucket has no keys. Every
+// releaseEvery bytes read, and at the end, the mapped pages read so far are
+// handed back (releaseRead), so that reading the whole file at start does
+// not keep it all in the RSS.
 func (s *Store) ForEach(bucket string, fn func(k, v []byte) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucket))
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(fn)
+		read := 0
+		err := b.ForEach(func(k, v []byte) error {
+			if read += len(k) + len(v); read >= releaseEvery {
+				releaseRead(s.db, tx)
+				read = 0
+			}
+			return fn(k, v)
+		})
+		releaseRead(s.db, tx)
+		return err
 	})
 }
+
+// releaseEvery is how many bytes of keys and values ForEach reads between
+// releases: the pages read meanwhile (about twice as many bytes, bbolt's
+// pages being half full or more) are what it adds to the RSS at most.
+const releaseEvery = 4 << 20
 
 // sortedOps orders the writes by bucket and key. bbolt inserts into a
 // sorted page in memory, so keys in random order cost a copy each: a
