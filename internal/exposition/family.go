@@ -55,8 +55,8 @@ func NewFamily(d Desc) *Family {
 		}
 		f.order[i] = slices.Index(d.Labels, n)
 	}
-	if d.Type == Histogram && (!slices.IsSorted(d.Buckets) || slices.Contains(d.Buckets, math.Inf(+1))) {
-		panic(fmt.Sprintf("exposition: %s: buckets must be ascending, without +Inf", d.Name))
+	if d.Type == Histogram && !validBuckets(d.Buckets) {
+		panic(fmt.Sprintf("exposition: %s: buckets must be strictly ascending, without NaN or +Inf", d.Name))
 	}
 	for fm := range numFormats {
 		f.header[fm] = d.header(fm)
@@ -66,6 +66,17 @@ func NewFamily(d Desc) *Family {
 	}
 	f.prom = prometheus.NewDesc(d.Name, d.Help, d.Labels, nil)
 	return f
+}
+
+// validBuckets: a bound twice would be one bucket to client_golang (its
+// buckets are a map), and NaN has no place in the order.
+func validBuckets(b []float64) bool {
+	for i, ub := range b {
+		if math.IsNaN(ub) || math.IsInf(ub, +1) || (i > 0 && ub <= b[i-1]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Name is the family's name as registered (e.g. push_stage_total).
@@ -166,11 +177,12 @@ func (f *Family) render(s Sample) *series {
 	return r
 }
 
-// validExemplar is what prometheus.NewMetricWithExemplars accepts (with a
-// name that needs no quoting, and a timestamp that must be set).
+// validExemplar is what prometheus.NewMetricWithExemplars accepts (any
+// UTF-8 label name, as client_golang validates names; and a timestamp that
+// must be set, where client_golang would stamp the time of the scrape).
 func validExemplar(e *Exemplar) bool {
 	year := e.Time.UTC().Year()
-	return model.LegacyValidation.IsValidLabelName(e.Label) && !strings.HasPrefix(e.Label, "__") &&
+	return model.UTF8Validation.IsValidLabelName(e.Label) && !strings.HasPrefix(e.Label, "__") &&
 		utf8.ValidString(e.LabelValue) &&
 		utf8.RuneCountInString(e.Label)+utf8.RuneCountInString(e.LabelValue) <= prometheus.ExemplarMaxRunes &&
 		!e.Time.IsZero() && year >= 1 && year <= 9999
