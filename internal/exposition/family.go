@@ -31,12 +31,14 @@ type Family struct {
 	le     [numFormats][][]byte // a histogram's bucket bounds, rendered
 	prom   *prometheus.Desc     // for Gatherer
 	series []*series            // sorted by key
+	gz     *gzipCache           // the series compressed, for gzip scrapes
 }
 
 type series struct {
 	Sample
 	key   []string           // label values in names order: the sort key
 	lines [numFormats][]byte // every line of the series, per format
+	cut   bool               // a gzip chunk ends after this series (gzip.go)
 }
 
 // NewFamily returns an empty family. It panics on a Desc that cannot be
@@ -46,7 +48,7 @@ func NewFamily(d Desc) *Family {
 	if !model.LegacyValidation.IsValidMetricName(d.Name) {
 		panic(fmt.Sprintf("exposition: invalid metric name %q", d.Name))
 	}
-	f := &Family{desc: d, names: slices.Clone(d.Labels), order: make([]int, len(d.Labels))}
+	f := &Family{desc: d, names: slices.Clone(d.Labels), order: make([]int, len(d.Labels)), gz: newGzipCache(nil)}
 	slices.Sort(f.names)
 	for i, n := range f.names {
 		if !model.LegacyValidation.IsValidLabelName(n) || strings.HasPrefix(n, "__") || (d.Type == Histogram && n == "le") ||
@@ -103,6 +105,7 @@ func (f *Family) With(samples []Sample) *Family {
 	slices.SortStableFunc(changed, func(a, b *series) int { return slices.Compare(a.key, b.key) })
 
 	next := *f
+	next.gz = newGzipCache(f.gz)
 	next.series = make([]*series, 0, len(f.series)+len(changed))
 	rest := f.series
 	for _, s := range changed {
@@ -167,6 +170,7 @@ func (f *Family) render(s Sample) *series {
 	for i, j := range f.order {
 		r.key[i] = s.Labels[j]
 	}
+	r.cut = isCut(r.key)
 	buf := make([]byte, 0, 256)
 	var start int
 	for fm := range numFormats {
