@@ -88,16 +88,34 @@ func newScrapeEnv(dir string, size scrapeSize) (*scrapeEnv, error) {
 // scrapeFormats are the renders measured.
 var scrapeFormats = []struct{ name, accept, encoding string }{
 	{"text format", acceptText, ""},
+	{"text format, gzip", acceptText, "gzip"},
 	{"OpenMetrics (exemplars)", acceptPrometheus, ""},
 	{"OpenMetrics, gzip (as Prometheus scrapes)", acceptPrometheus, "gzip"},
 }
 
+// scrapeSizes are the cardinalities measured: the 36,713 series of
+// earlier runs, and the 143 k series of issue 15 (39 apps: 136,500 failure
+// series and the apps' other series).
+var scrapeSizes = []scrapeSize{{apps: 10, codes: 50}, {apps: 39, codes: 50}}
+
 func runScrape(o *options) ([]row, error) {
-	renders, size := scrapeRendersFull, scrapeSize{apps: 10, codes: 50}
+	renders, sizes := scrapeRendersFull, scrapeSizes
 	if o.quick {
-		renders, size = 2, scrapeSize{apps: 2, codes: 10}
+		renders, sizes = 2, []scrapeSize{{apps: 2, codes: 10}}
 	}
-	env, err := newScrapeEnv(filepath.Join(o.tmp, "scrape"), size)
+	var rows []row
+	for _, size := range sizes {
+		rs, err := runScrapeSize(o, size, renders)
+		rows = append(rows, rs...)
+		if err != nil {
+			return rows, err
+		}
+	}
+	return rows, nil
+}
+
+func runScrapeSize(o *options, size scrapeSize, renders int) ([]row, error) {
+	env, err := newScrapeEnv(filepath.Join(o.tmp, fmt.Sprintf("scrape-%d", size.apps)), size)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +124,7 @@ func runScrape(o *options) ([]row, error) {
 	ctx := context.Background()
 	logf("scrape: %s series in the registry, %s of push_stage_failures_total", si(float64(series)), si(float64(failures)))
 
-	stopProfile, err := startCPUProfile(o.profilePath("scrape.cpu.pprof"))
+	stopProfile, err := startCPUProfile(o.profilePath(fmt.Sprintf("scrape-%d.cpu.pprof", size.apps)))
 	if err != nil {
 		return nil, err
 	}

@@ -31,12 +31,14 @@ type Family struct {
 	le     [numFormats][][]byte // a histogram's bucket bounds, rendered
 	prom   *prometheus.Desc     // for Gatherer
 	series []*series            // sorted by key
+	gz     *gzipCache           // the series compressed, for gzip scrapes
 }
 
 type series struct {
 	Sample
 	key   []string           // label values in names order: the sort key
 	lines [numFormats][]byte // every line of the series, per format
+	cut   bool               // a gzip chunk ends after this series (gzip.go)
 }
 
 // NewFamily returns an empty family. It panics on a Desc that cannot be
@@ -46,7 +48,7 @@ func NewFamily(d Desc) *Family {
 	if !model.LegacyValidation.IsValidMetricName(d.Name) {
 		panic(fmt.Sprintf("exposition: invalid metric name %q", d.Name))
 	}
-	f := &Family{desc: d, names: slices.Clone(d.Labels), order: make([]int, len(d.Labels))}
+	f := &Family{desc: d, names: slices.Clone(d.Labels), order: make([]int, len(d.Labels)), gz: newGzipCache(nil)}
 	slices.Sort(f.names)
 	for i, n := range f.names {
 		if !model.LegacyValidation.IsValidLabelName(n) || strings.HasPrefix(n, "__") || (d.Type == Histogram && n == "le") ||
@@ -55,8 +57,8 @@ func NewFamily(d Desc) *Family {
 		}
 		f.order[i] = slices.Index(d.Labels, n)
 	}
-	if d.Type == Histogram && (!slices.IsSorted(d.Buckets) || slices.Contains(d.Buckets, math.Inf(+1))) {
-		panic(fmt.Sprintf("exposition: %s: buckets must be ascending, without +Inf", d.Name))
+	if d.Type == Histogram && !validBuckets(d.Buckets) {
+		panic(fmt.Sprintf("exposition: %s: buckets must be strictly ascending, without NaN or +Inf", d.Name))
 	}
 	for fm := range numFormats {
 		f.header[fm] = d.header(fm)
@@ -66,6 +68,17 @@ func NewFamily(d Desc) *Family {
 	}
 	f.prom = prometheus.NewDesc(d.Name, d.Help, d.Labels, nil)
 	return f
+}
+
+// validBuckets: a bound twice would be one bucket to client_golang (its
+// buckets are a map), and NaN has no place in the order.
+func validBuckets(b []float64) bool {
+	for i, ub := range b {
+		if math.IsNaN(ub) || math.IsInf(ub, +1) || (i > 0 && ub <= b[i-1]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Name is the family's name as registered (e.g. push_stage_total).
@@ -92,6 +105,7 @@ func (f *Family) With(samples []Sample) *Family {
 	slices.SortStableFunc(changed, func(a, b *series) int { return slices.Compare(a.key, b.key) })
 
 	next := *f
+	next.gz = newGzipCache(f.gz)
 	next.series = make([]*series, 0, len(f.series)+len(changed))
 	rest := f.series
 	for _, s := range changed {
@@ -156,6 +170,7 @@ func (f *Family) render(s Sample) *series {
 	for i, j := range f.order {
 		r.key[i] = s.Labels[j]
 	}
+	r.cut = isCut(r.key)
 	buf := make([]byte, 0, 256)
 	var start int
 	for fm := range numFormats {
@@ -166,11 +181,12 @@ func (f *Family) render(s Sample) *series {
 	return r
 }
 
-// validExemplar is what prometheus.NewMetricWithExemplars accepts (with a
-// name that needs no quoting, and a timestamp that must be set).
+// validExemplar is what prometheus.NewMetricWithExemplars accepts (any
+// UTF-8 label name, as client_golang validates names; and a timestamp that
+// must be set, where client_golang would stamp the time of the scrape).
 func validExemplar(e *Exemplar) bool {
 	year := e.Time.UTC().Year()
-	return model.LegacyValidation.IsValidLabelName(e.Label) && !strings.HasPrefix(e.Label, "__") &&
+	return model.UTF8Validation.IsValidLabelName(e.Label) && !strings.HasPrefix(e.Label, "__") &&
 		utf8.ValidString(e.LabelValue) &&
 		utf8.RuneCountInString(e.Label)+utf8.RuneCountInString(e.LabelValue) <= prometheus.ExemplarMaxRunes &&
 		!e.Time.IsZero() && year >= 1 && year <= 9999

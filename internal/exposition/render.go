@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Format is an exposition format the families are kept rendered in.
@@ -133,9 +135,16 @@ func appendName(b []byte, name, suffix string, names, values []string, le []byte
 	return append(b, '}')
 }
 
-// appendExemplar writes ` # {label="value"} value timestamp`.
+// appendExemplar writes ` # {label="value"} value timestamp`. Like
+// expfmt, it quotes a label name that is not a legacy metric name (any
+// UTF-8 name is valid in an exemplar), and no escaping scheme changes it.
 func appendExemplar(b []byte, e *Exemplar) []byte {
-	b = append(append(b, " # {"...), e.Label...)
+	b = append(b, " # {"...)
+	if model.LegacyValidation.IsValidMetricName(e.Label) {
+		b = append(b, e.Label...)
+	} else {
+		b = append(appendEscaped(append(b, '"'), e.Label, true), '"')
+	}
 	b = append(appendEscaped(append(b, `="`...), e.LabelValue, true), `"} `...)
 	b = appendFloat(b, OpenMetrics, e.Value)
 	return appendFloat(append(b, ' '), OpenMetrics, float64(e.Time.UnixNano())/1e9)

@@ -182,6 +182,8 @@ func TestNewFamilyRejects(t *testing.T) {
 		{Name: "ok_seconds", Type: Histogram, Labels: []string{"le"}},
 		{Name: "ok_seconds", Type: Histogram, Buckets: []float64{2, 1}},
 		{Name: "ok_seconds", Type: Histogram, Buckets: []float64{1, math.Inf(+1)}},
+		{Name: "ok_seconds", Type: Histogram, Buckets: []float64{1, 1, 2}},
+		{Name: "ok_seconds", Type: Histogram, Buckets: []float64{1, math.NaN()}},
 	} {
 		t.Run(fmt.Sprint(d), func(t *testing.T) {
 			defer func() {
