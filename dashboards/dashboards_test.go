@@ -258,8 +258,9 @@ func mustVariableExpr(t *testing.T, def string) string {
 // ruleFile is the Prometheus rule file format.
 type ruleFile struct {
 	Groups []struct {
-		Name  string `yaml:"name"`
-		Rules []struct {
+		Name     string `yaml:"name"`
+		Interval string `yaml:"interval"`
+		Rules    []struct {
 			Record        string            `yaml:"record"`
 			Alert         string            `yaml:"alert"`
 			Expr          string            `yaml:"expr"`
