@@ -375,16 +375,7 @@ func childMemory(raw json.RawMessage, _ string) (any, error) {
 		return nil, err
 	}
 	after := liveHeap()
-	res := memoryResult{
-		HeapDelta: after - before,
-		PerID:     perID(after-before, a.N),
-		Pending:   gatherSum(reg, "timpush_exporter_pending_pushids", nil),
-		RSS:       procStatus("VmRSS"),
-		RSSAnon:   procStatus("RssAnon"),
-		RSSFile:   procStatus("RssFile"),
-		HWM:       procStatus("VmHWM"),
-		HeapSys:   heapHeld(),
-	}
+	res := measure(before, after, a.N, reg)
 	if a.Settle > 0 {
 		time.Sleep(a.Settle)
 		res.RSSSettled, res.HeapSysSettled = procStatus("VmRSS"), heapHeld()
@@ -430,18 +421,8 @@ func loadMemory(a memoryArgs) (any, error) {
 	t2 := time.Now()
 	stop()
 	after := liveHeap()
-	res := memoryResult{
-		OpenSec:    t1.Sub(t0).Seconds(),
-		RestoreSec: t2.Sub(t1).Seconds(),
-		HeapDelta:  after - before,
-		PerID:      perID(after-before, a.N),
-		Pending:    gatherSum(reg, "timpush_exporter_pending_pushids", nil),
-		RSS:        procStatus("VmRSS"),
-		RSSAnon:    procStatus("RssAnon"),
-		RSSFile:    procStatus("RssFile"),
-		HWM:        procStatus("VmHWM"),
-		HeapSys:    heapHeld(),
-	}
+	res := measure(before, after, a.N, reg)
+	res.OpenSec, res.RestoreSec = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds()
 	if err := writeHeapProfile(a.HeapProf); err != nil {
 		return nil, err
 	}
@@ -491,4 +472,20 @@ func liveHeap() float64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return float64(m.HeapAlloc)
+}
+
+// measure is what a memory child reports of itself once n PushIDs are
+// pending: the live heap it grew by (from before to after) and the
+// process's memory as the kernel sees it.
+func measure(before, after float64, n int, reg prometheus.Gatherer) memoryResult {
+	return memoryResult{
+		HeapDelta: after - before,
+		PerID:     perID(after-before, n),
+		Pending:   gatherSum(reg, "timpush_exporter_pending_pushids", nil),
+		RSS:       procStatus("VmRSS"),
+		RSSAnon:   procStatus("RssAnon"),
+		RSSFile:   procStatus("RssFile"),
+		HWM:       procStatus("VmHWM"),
+		HeapSys:   heapHeld(),
+	}
 }
