@@ -116,10 +116,7 @@ func TestPromQL(t *testing.T) {
 	exporterAddr := exporter.Addr("metrics", 30*time.Second)
 	exporter.WaitHTTP("http://"+exporterAddr+"/metrics", 30*time.Second)
 
-	rules, err := filepath.Abs(rulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := rulesAtEvaluationInterval(t, dir)
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promConfig, fmt.Sprintf(`global:
   scrape_interval: 2s
@@ -330,6 +327,35 @@ type rule struct {
 	Record string `yaml:"record"`
 	Alert  string `yaml:"alert"`
 	Expr   string `yaml:"expr"`
+}
+
+// rulesAtEvaluationInterval writes the example rules to dir with every
+// group's own interval removed, so each group is evaluated at this test's
+// global 2 s. The baseline group runs every 5 minutes in production; the
+// test's whole run is shorter than that, and a group never evaluated would
+// leave every rule that reads it without data.
+func rulesAtEvaluationInterval(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rf struct {
+		Groups []map[string]any `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &rf); err != nil {
+		t.Fatalf("%s: %v", rulesFile, err)
+	}
+	for _, g := range rf.Groups {
+		delete(g, "interval")
+	}
+	out, err := yaml.Marshal(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "alerts.yml")
+	writeFile(t, path, string(out))
+	return path
 }
 
 func loadRules(t *testing.T) []rule {
