@@ -27,6 +27,12 @@ type childSpec struct {
 	Profile string // CPU profile of the measured section, "" for none
 }
 
+// childReply is what a child prints: its result and its own peak RSS.
+type childReply struct {
+	Result  any
+	PeakRSS int64 // VmHWM in bytes at the end of the run
+}
+
 // childKinds are the measurements a child can run. Each returns a
 // JSON-encodable result.
 var childKinds = map[string]func(args json.RawMessage, profile string) (any, error){
@@ -54,7 +60,11 @@ func childMain() int {
 		fmt.Fprintf(os.Stderr, "bench child %s: %v\n", spec.Kind, err)
 		return 1
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+	// The peak RSS is read here, by the child of itself, and not from the
+	// parent's wait4 rusage: Linux carries ru_maxrss across exec, and Go
+	// starts a child sharing the parent's memory until it execs, so that
+	// figure is never less than the parent's own peak.
+	if err := json.NewEncoder(os.Stdout).Encode(childReply{Result: res, PeakRSS: procStatus("VmHWM")}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench child:", err)
 		return 1
 	}
@@ -63,8 +73,8 @@ func childMain() int {
 
 // runChild runs kind with args in a new process and decodes its result
 // into out. gomaxprocs > 0 sets GOMAXPROCS for the child; 1 also pins it
-// to one core (see pinned). It returns the child's peak RSS in bytes
-// (getrusage ru_maxrss).
+// to one core (see pinned). It returns the child's peak RSS in bytes, as
+// the child read it (VmHWM).
 func runChild(kind string, args any, gomaxprocs int, profile string, out any) (int64, error) {
 	raw, err := json.Marshal(args)
 	if err != nil {
@@ -91,14 +101,17 @@ func runChild(kind string, args any, gomaxprocs int, profile string, out any) (i
 	if err := cmd.Run(); err != nil {
 		return 0, fmt.Errorf("child %s: %w", kind, err)
 	}
-	var maxRSS int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		maxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	var reply struct {
+		Result  json.RawMessage
+		PeakRSS int64
 	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+	if err := json.Unmarshal(stdout.Bytes(), &reply); err != nil {
+		return 0, fmt.Errorf("child %s: decoding its reply: %w", kind, err)
+	}
+	if err := json.Unmarshal(reply.Result, out); err != nil {
 		return 0, fmt.Errorf("child %s: decoding its result: %w", kind, err)
 	}
-	return maxRSS, nil
+	return reply.PeakRSS, nil
 }
 
 // pinnedCore is the core one-core runs are pinned to: the last, the same

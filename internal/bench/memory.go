@@ -29,7 +29,7 @@ import (
 // over time. Then, in fresh processes, the state is loaded from the file
 // as at start-up, and a few checkpoints of new IDs are timed on it.
 // Reported per size: the live heap per pending ID after GC, the peak RSS
-// of the child (getrusage), the load time and the time of one checkpoint;
+// of the child (its VmHWM), the load time and the time of one checkpoint;
 // and the growth exponents, the log-log slope between the smallest and
 // the largest size, of load time and of memory: 1 is linear.
 //
@@ -72,7 +72,7 @@ type memoryResult struct {
 	// Load only: store.Open (with its check) and New + SetApps + Restore,
 	// and the median of the timed checkpoints.
 	OpenSec, RestoreSec, CheckpointSec float64
-	PeakRSS                            int64 // the child's ru_maxrss, filled in by the parent
+	PeakRSS                            int64 // the child's VmHWM at its end, filled in from its reply
 }
 
 func (r memoryResult) loadSec() float64 { return r.OpenSec + r.RestoreSec }
