@@ -284,3 +284,36 @@ func TestRemovedAppsWorkIsIgnored(t *testing.T) {
 		t.Fatalf("app_removed = %v, want 2", got)
 	}
 }
+
+// TestDedupCapForgetsTheOldestHour: past MaxDedup the dedup set forgets its
+// oldest hour whole (README: a PushID of that hour offered again is traced
+// again), and remembers every later one.
+func TestDedupCapForgetsTheOldestHour(t *testing.T) {
+	h := newHarness(t, "", nil)
+	h.l.books["prod"].dedup = newTimeSet(time.Hour, 3, retention)
+
+	h.offer("a")
+	h.clock.Advance(time.Minute)
+	w := h.next(everything, "a")
+	in := upTo("i1", 3, timapi.StageChannel)
+	in.Stages[timapi.StageDevice] = stat(fail, 80300007, t0.Add(40*time.Second))
+	if res := h.l.Done(w, trace("a", in)); res.More {
+		t.Fatalf("a: %+v, want the push finished", res)
+	}
+	h.clock.Advance(time.Hour)
+	h.offer("b", "c")
+	h.clock.Advance(time.Hour)
+	h.offer("d") // a fourth entry: a's hour is forgotten
+
+	h.offer("a", "b")
+	h.checkpoint()
+	if got := h.counter(seriesKey{metric: mSampled, app: "prod"}); got != 5 {
+		t.Errorf("sampled = %v, want 5: a, b, c, d, then a again", got)
+	}
+	if got := h.counter(seriesKey{metric: mDuplicates, app: "prod"}); got != 1 {
+		t.Errorf("duplicates = %v, want 1: b, still remembered", got)
+	}
+	if n := h.pending(); n != 4 {
+		t.Errorf("pending = %d, want 4 (b, c, d and a again)", n)
+	}
+}
