@@ -179,6 +179,30 @@ func TestReadyFollowsCheckpoints(t *testing.T) {
 	}
 }
 
+// TestReadyFollowsAWebhookListenerThatFails: a listener that stops serving
+// after the start (here: its socket is closed under it) makes /-/ready
+// answer 503 naming it, while the rest goes on.
+func TestReadyFollowsAWebhookListenerThatFails(t *testing.T) {
+	s := newServer(t, testConfig(t, t.TempDir()), clock.NewFake(t0))
+	defer s.Close()
+	s.health.setStarted(true)
+	w, err := s.newWebhook(&config.Webhook{ListenAddress: "127.0.0.1:0", MaxConnections: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.listen(); err != nil {
+		t.Fatal(err)
+	}
+	w.ln.Close()
+	w.serve() // returns at once: Accept fails on the closed socket
+
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/-/ready", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "webhook listener") {
+		t.Fatalf("ready after the webhook listener failed: %d %q, want 503 naming it", rec.Code, rec.Body.String())
+	}
+}
+
 type countingClient struct{ calls atomic.Int64 }
 
 func (c *countingClient) Statistics(context.Context, time.Time, time.Time) (*timapi.Statistics, error) {
