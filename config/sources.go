@@ -69,7 +69,8 @@ type Webhook struct {
 	MaxBodyBytes  int64         `yaml:"max_body_bytes"`
 	WebConfigFile string        `yaml:"web_config_file"` // exporter-toolkit web config (TLS, basic auth)
 	// MaxConnections caps the listener's concurrent connections; more wait
-	// in the kernel's queue, holding no descriptor (issue 13.3).
+	// in the kernel's queue, holding no descriptor, but for one taken and
+	// waiting for a slot (issue 13.3).
 	MaxConnections int `yaml:"max_connections"`
 }
 

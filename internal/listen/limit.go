@@ -26,20 +26,24 @@ type limitListener struct {
 	closeOnce sync.Once
 }
 
-// Accept takes a slot before it accepts, so a connection beyond the cap is
-// not taken from the kernel's queue at all.
+// Accept takes a connection from the kernel's queue, then waits for a free
+// slot before it hands the connection on. So each listener holds at most
+// one connection beyond the cap. Taking the slot first would let a
+// listener with nothing queued keep the last slot while another listener's
+// queued connection waits for it: with two addresses, the connections of
+// one of them could wait until a connection on the other closed.
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
 	c, err := l.Listener.Accept()
 	if err != nil {
-		<-l.slots
 		return nil, err
 	}
-	return &limitConn{Conn: c, slots: l.slots}, nil
+	select {
+	case l.slots <- struct{}{}:
+		return &limitConn{Conn: c, slots: l.slots}, nil
+	case <-l.done:
+		c.Close()
+		return nil, net.ErrClosed
+	}
 }
 
 func (l *limitListener) Close() error {

@@ -9,15 +9,16 @@ import (
 )
 
 // fakeListener hands out the connections put in conns and counts the
-// Accept calls that reached it.
+// Accept calls that reached it; each also signals on called.
 type fakeListener struct {
 	conns   chan net.Conn
 	accepts atomic.Int32
+	called  chan struct{}
 	closed  chan struct{}
 }
 
 func newFakeListener(n int) *fakeListener {
-	f := &fakeListener{conns: make(chan net.Conn, n), closed: make(chan struct{})}
+	f := &fakeListener{conns: make(chan net.Conn, n), called: make(chan struct{}, 100), closed: make(chan struct{})}
 	for range n {
 		c, peer := net.Pipe()
 		f.conns <- c
@@ -28,6 +29,10 @@ func newFakeListener(n int) *fakeListener {
 
 func (f *fakeListener) Accept() (net.Conn, error) {
 	f.accepts.Add(1)
+	select {
+	case f.called <- struct{}{}:
+	default:
+	}
 	select {
 	case c := <-f.conns:
 		return c, nil
@@ -64,9 +69,10 @@ func notWithin(t *testing.T, ch <-chan acceptResult, what string) {
 	}
 }
 
-// TestLimitWaitsForASlot: with N connections open, the (N+1)-th is not
-// even taken from the listener until one of them closes; closing a
-// connection twice frees one slot, not two.
+// TestLimitWaitsForASlot: with N connections open, the (N+1)-th is taken
+// from the listener but not handed on until one of them closes, and no
+// further one is taken meanwhile; closing a connection twice frees one
+// slot, not two.
 func TestLimitWaitsForASlot(t *testing.T) {
 	inner := newFakeListener(4)
 	l := newLimit(2).listener(inner)
@@ -77,8 +83,8 @@ func TestLimitWaitsForASlot(t *testing.T) {
 	}
 	third := acceptAsync(l)
 	notWithin(t, third, "third connection with two open")
-	if n := inner.accepts.Load(); n != 2 {
-		t.Fatalf("inner Accept called %d times, want 2: a connection beyond the cap was taken from the queue", n)
+	if n := inner.accepts.Load(); n != 3 {
+		t.Fatalf("inner Accept called %d times, want 3: the cap's two and the one waiting for a slot", n)
 	}
 	c1.Close()
 	c1.Close()
@@ -107,6 +113,30 @@ func TestLimitSharedByListeners(t *testing.T) {
 	c.Close()
 	if r := <-other; r.err != nil {
 		t.Fatal(r.err)
+	}
+}
+
+// TestLimitIdleListenerHoldsNoSlot: a listener with nothing queued does
+// not keep a slot from another listener's queued connection (taking the
+// slot before the connection did: with two addresses, a connection on one
+// waited, at the cap less one, until a connection on the other closed).
+func TestLimitIdleListenerHoldsNoSlot(t *testing.T) {
+	lim := newLimit(1)
+	idle := newFakeListener(0)
+	a, b := lim.listener(idle), lim.listener(newFakeListener(1))
+	waiting := acceptAsync(a)
+	<-idle.called // a waits in its listener's Accept
+	select {
+	case r := <-acceptAsync(b):
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("b's queued connection waits while a, with nothing queued, holds the only slot")
+	}
+	a.Close()
+	if r := <-waiting; !errors.Is(r.err, net.ErrClosed) {
+		t.Fatalf("a after Close: %v, %v", r.c, r.err)
 	}
 }
 

@@ -6,8 +6,9 @@
 // The toolkit opens its listeners itself and has no such cap: a client that
 // holds thousands of idle connections open takes a descriptor for each, and
 // once the process runs out, every file the exporter follows looks gone. With
-// the cap, connections beyond it wait in the kernel's accept queue, holding
-// no descriptor of the process, until one of the open ones closes (or the
+// the cap, each address holds at most one connection beyond it, taken and
+// waiting for a slot; the rest wait in the kernel's accept queue, holding no
+// descriptor of the process, until one of the open ones closes (or the
 // server's read-header and idle timeouts close it).
 package listen
 
