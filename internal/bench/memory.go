@@ -122,6 +122,26 @@ func runMemory(o *options) ([]row, error) {
 			os.RemoveAll(memoryDir(o, s.n))
 		}
 	}()
+	// load runs one load of s's state in a fresh process. Each load starts
+	// from the state as built: the timed checkpoints change the copy it
+	// loads.
+	load := func(s *memorySize, args memoryArgs, what string, round int) (memoryResult, error) {
+		dir := filepath.Join(o.tmp, "mem-load")
+		if err := copyDir(memoryDir(o, s.n), dir); err != nil {
+			return memoryResult{}, err
+		}
+		defer os.RemoveAll(dir)
+		args.Dir, args.N, args.MaxPending, args.Chunk = dir, s.n, s.n+ckpts*1000, 1000
+		args.Load, args.Checkpoints = true, ckpts
+		var res memoryResult
+		peak, err := runChild("memory", args, 0, "", &res)
+		if err != nil {
+			return memoryResult{}, err
+		}
+		res.PeakRSS = peak
+		logf("memory: load %d pending%s, round %d: %+v", s.n, what, round+1, res)
+		return res, nil
+	}
 	for r := range rounds {
 		for i := range all {
 			s := all[(i+r)%len(all)]
@@ -129,50 +149,21 @@ func runMemory(o *options) ([]row, error) {
 			if r == rounds-1 && s.n == sizes[len(sizes)-1] {
 				prof = o.profilePath("memory-load.cpu.pprof")
 			}
-			// Each load starts from the state as built: the timed
-			// checkpoints change the copy it loads.
-			dir := filepath.Join(o.tmp, "mem-load")
-			if err := copyDir(memoryDir(o, s.n), dir); err != nil {
-				return nil, err
-			}
-			var res memoryResult
-			peak, err := runChild("memory", memoryArgs{Dir: dir, N: s.n, MaxPending: s.n + ckpts*1000, Chunk: 1000,
-				Load: true, Checkpoints: ckpts, CPUProf: prof, HeapProf: o.profilePath(fmt.Sprintf("memory-load-%d.heap.pprof", s.n))}, 0, "", &res)
+			res, err := load(s, memoryArgs{CPUProf: prof, HeapProf: o.profilePath(fmt.Sprintf("memory-load-%d.heap.pprof", s.n))}, "", r)
 			if err != nil {
 				return nil, err
 			}
-			os.RemoveAll(dir)
-			res.PeakRSS = peak
-			logf("memory: load %d pending, round %d: %+v", s.n, r+1, res)
 			s.loads = append(s.loads, res)
 			if s.n != sizes[len(sizes)-1] {
 				continue
 			}
-			if err := copyDir(memoryDir(o, s.n), dir); err != nil {
+			if res, err = load(s, memoryArgs{GCPercent: lowGCPercent}, fmt.Sprintf(" with GOGC=%d", lowGCPercent), r); err != nil {
 				return nil, err
 			}
-			res = memoryResult{}
-			peak, err = runChild("memory", memoryArgs{Dir: dir, N: s.n, MaxPending: s.n + ckpts*1000, Chunk: 1000,
-				Load: true, Checkpoints: ckpts, GCPercent: lowGCPercent}, 0, "", &res)
-			if err != nil {
-				return nil, err
-			}
-			os.RemoveAll(dir)
-			res.PeakRSS = peak
-			logf("memory: load %d pending with GOGC=%d, round %d: %+v", s.n, lowGCPercent, r+1, res)
 			s.lowGC = append(s.lowGC, res)
-			if err := copyDir(memoryDir(o, s.n), dir); err != nil {
+			if res, err = load(s, memoryArgs{MemLimit: memLimitBytes}, fmt.Sprintf(" with GOMEMLIMIT=%d", memLimitBytes), r); err != nil {
 				return nil, err
 			}
-			res = memoryResult{}
-			peak, err = runChild("memory", memoryArgs{Dir: dir, N: s.n, MaxPending: s.n + ckpts*1000, Chunk: 1000,
-				Load: true, Checkpoints: ckpts, MemLimit: memLimitBytes}, 0, "", &res)
-			if err != nil {
-				return nil, err
-			}
-			os.RemoveAll(dir)
-			res.PeakRSS = peak
-			logf("memory: load %d pending with GOMEMLIMIT=%d, round %d: %+v", s.n, memLimitBytes, r+1, res)
 			s.memLimit = append(s.memLimit, res)
 		}
 	}
