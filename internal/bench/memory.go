@@ -289,14 +289,7 @@ func memoryRows(all []*memorySize, rounds int) []row {
 		target: "linear: slope ≤ 1.05",
 		met:    verdict(load.med <= 1.05 && heap.med <= 1.05),
 	})
-	lowPeak, lowLoad := 0.0, 0.0
-	{
-		var ps, ls []float64
-		for _, r := range hi.lowGC {
-			ps, ls = append(ps, float64(r.PeakRSS)), append(ls, r.loadSec())
-		}
-		lowPeak, lowLoad = median(ps), median(ls)
-	}
+	lowPeak, lowLoad := medianPeakAndLoad(hi.lowGC)
 	rows = append(rows, row{
 		bench: fmt.Sprintf("peak RSS loading %s pending with GOGC=%d", si(float64(hi.n)), lowGCPercent),
 		figure: fmt.Sprintf("%s (with the default GOGC %s); load %s (default %s); median of %d rounds",
@@ -305,16 +298,13 @@ func memoryRows(all []*memorySize, rounds int) []row {
 		target: "≤ 300 MB",
 		met:    verdict(lowPeak <= 300e6),
 	})
-	var limPeak, limLoad []float64
-	for _, r := range hi.memLimit {
-		limPeak, limLoad = append(limPeak, float64(r.PeakRSS)), append(limLoad, r.loadSec())
-	}
+	limPeak, limLoad := medianPeakAndLoad(hi.memLimit)
 	rows = append(rows, row{
 		bench: fmt.Sprintf("peak RSS loading %s pending with GOMEMLIMIT=%dMiB", si(float64(hi.n)), memLimitBytes>>20),
 		figure: fmt.Sprintf("%s; load %s (default %s); median of %d rounds",
-			mb(median(limPeak)), ms(sec(median(limLoad))), ms(sec(perRound(hi, field(memoryResult.loadSec)))), len(hi.memLimit)),
+			mb(limPeak), ms(sec(limLoad)), ms(sec(perRound(hi, field(memoryResult.loadSec)))), len(hi.memLimit)),
 		target: "≤ 300 MB",
-		met:    verdict(median(limPeak) <= 300e6),
+		met:    verdict(limPeak <= 300e6),
 	})
 	rows = append(rows, row{
 		bench: "memory per dedup entry",
@@ -322,6 +312,15 @@ func memoryRows(all []*memorySize, rounds int) []row {
 			dedupFigures(all[1:]), mb(float64(hi.dedup.FileBytes)), si(float64(hi.n)), float64(hi.dedup.FileBytes)/float64(hi.n)),
 	})
 	return rows
+}
+
+// medianPeakAndLoad are the median peak RSS and load time of loads.
+func medianPeakAndLoad(loads []memoryResult) (peak, load float64) {
+	var ps, ls []float64
+	for _, r := range loads {
+		ps, ls = append(ps, float64(r.PeakRSS)), append(ls, r.loadSec())
+	}
+	return median(ps), median(ls)
 }
 
 func allPending(s *memorySize) bool {
