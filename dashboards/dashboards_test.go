@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -333,6 +334,63 @@ func TestRules(t *testing.T) {
 	for a := range alerts {
 		if !fires[a] || !quiet[a] {
 			t.Errorf("alert %s: %s needs a case where it fires and one where it does not", a, rulesTest)
+		}
+	}
+}
+
+// TestRulesTestEvalOrder checks alerts_test.yml's group_eval_order.
+// promtool evaluates the groups it does not list in random order (it sorts
+// them unstably, from a map), so a group listed late or not at all may read
+// another group's result one evaluation old in some runs and not in others:
+// a test that passes by chance. Every group of the rule files must be
+// listed, once, after every group whose recorded series it reads.
+func TestRulesTestEvalOrder(t *testing.T) {
+	var tf struct {
+		RuleFiles      []string `yaml:"rule_files"`
+		GroupEvalOrder []string `yaml:"group_eval_order"`
+	}
+	decodeLoose(t, rulesTest, &tf)
+	var groups []string
+	recordedBy := map[string]string{} // recorded series -> its group
+	reads := map[string][]string{}    // group -> the metric names it reads
+	for _, f := range tf.RuleFiles {
+		var rf ruleFile
+		decodeLoose(t, filepath.Join(filepath.Dir(rulesTest), f), &rf)
+		for _, g := range rf.Groups {
+			groups = append(groups, g.Name)
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					recordedBy[r.Record] = g.Name
+				}
+				reads[g.Name] = append(reads[g.Name], MetricNames(r.Expr)...)
+			}
+		}
+	}
+	if len(groups) < 2 {
+		t.Fatalf("%s: %d rule groups in %v; the check needs the shipped files", rulesTest, len(groups), tf.RuleFiles)
+	}
+	position := map[string]int{}
+	for i, g := range tf.GroupEvalOrder {
+		if _, dup := position[g]; dup {
+			t.Errorf("%s: group_eval_order lists %s twice", rulesTest, g)
+		}
+		position[g] = i
+	}
+	for _, g := range groups {
+		if _, ok := position[g]; !ok {
+			t.Errorf("%s: group_eval_order leaves out group %s: promtool evaluates it in random order", rulesTest, g)
+		}
+	}
+	for _, g := range tf.GroupEvalOrder {
+		if !slices.Contains(groups, g) {
+			t.Errorf("%s: group_eval_order lists %s, which no rule file defines", rulesTest, g)
+		}
+	}
+	for _, g := range groups {
+		for _, n := range reads[g] {
+			if by, ok := recordedBy[n]; ok && by != g && position[by] > position[g] {
+				t.Errorf("%s: group %s reads %s, recorded by %s, which group_eval_order puts after it", rulesTest, g, n, by)
+			}
 		}
 	}
 }

@@ -179,7 +179,9 @@ func (e *Evaluator) loadRules() error {
 
 // groupOrder lists the groups' keys (rules.GroupKey) in the order of the
 // files and of the groups in each file, the order promtool evaluates them
-// in; a file named twice counts once, as its groups load once.
+// in when its test file lists them so in group_eval_order (without one,
+// promtool's order is random); a file named twice counts once, as its
+// groups load once.
 func groupOrder(files []string, p parser.Parser, logger *slog.Logger) ([]string, error) {
 	var keys []string
 	seen := map[string]bool{}
