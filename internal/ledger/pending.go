@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"math"
+	"slices"
 
 	"github.com/timpush/timpush_exporter/internal/pushid"
 )
@@ -85,9 +86,30 @@ func newPending(app string) *pending {
 
 func (p *pending) len() int { return len(p.byID) }
 
+// reserve makes room for n more records whose PushIDs total idBytes, so
+// that adding them allocates nothing but their map entries (see
+// restoring.reserve).
+func (p *pending) reserve(n, idBytes int) {
+	p.recs = slices.Grow(p.recs, n)
+	p.arena = slices.Grow(p.arena, idBytes)
+	if len(p.byID) == 0 && n > 0 {
+		p.byID = make(map[uint64]ref, n)
+	}
+}
+
 // add makes a record for pushID, or returns false when a record with the
 // same hash exists.
 func (p *pending) add(pushID string, hash uint64, seen, due int64, seq uint64) (ref, bool) {
+	return addRecord(p, pushID, hash, seen, due, seq)
+}
+
+// addBytes is add for a PushID read from the state file: a string
+// conversion would allocate each of a million IDs once more on restore.
+func (p *pending) addBytes(pushID []byte, hash uint64, seen, due int64, seq uint64) (ref, bool) {
+	return addRecord(p, pushID, hash, seen, due, seq)
+}
+
+func addRecord[ID string | []byte](p *pending, pushID ID, hash uint64, seen, due int64, seq uint64) (ref, bool) {
 	if _, dup := p.byID[hash]; dup {
 		return 0, false
 	}

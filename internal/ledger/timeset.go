@@ -52,6 +52,13 @@ func (s *timeSet) add(key uint64, at time.Time) bool {
 	return true
 }
 
+// reserve makes room for n keys, before a restore adds them.
+func (s *timeSet) reserve(n int) {
+	if len(s.seen) == 0 && n > 0 {
+		s.seen = make(map[uint64]uint32, n)
+	}
+}
+
 // restore loads a saved key.
 func (s *timeSet) restore(key uint64, slot uint32) {
 	if _, ok := s.seen[key]; !ok {

@@ -230,6 +230,7 @@ func (s *Store) Commit(b *Batch) error {
 		return nil
 	}
 	ops := sortedOps(b.ops)
+	defer s.releaseCommitted()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var cur *bolt.Bucket
 		curName := ""
@@ -253,6 +254,18 @@ func (s *Store) Commit(b *Batch) error {
 				return fmt.Errorf("write %s: %w", o.bucket, err)
 			}
 		}
+		return nil
+	})
+}
+
+// releaseCommitted hands back the mapped pages a commit read to find where
+// its keys go (releaseRead). Random keys, such as new PushIDs, each land on
+// a page of their own: five checkpoints of 1,000 new PushIDs into a
+// million pending left 106 MB of the file in the RSS, and it only grows
+// until every page has been read once.
+func (s *Store) releaseCommitted() {
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		releaseRead(s.db, tx)
 		return nil
 	})
 }
