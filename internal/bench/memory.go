@@ -54,8 +54,8 @@ type memoryArgs struct {
 	Load        bool
 	Checkpoints int
 	CPUProf     string // CPU profile of the load, "" for none
-	GCPercent   int    // debug.SetGCPercent for the load, 0 for the default (GOGC)
-	MemLimit    int64  // debug.SetMemoryLimit for the load (GOMEMLIMIT), 0 for none
+	GCPercent   int    // debug.SetGCPercent for the child, 0 for the default (GOGC)
+	MemLimit    int64  // debug.SetMemoryLimit for the child (GOMEMLIMIT), 0 for none
 }
 
 type memoryResult struct {
